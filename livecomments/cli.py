@@ -1,0 +1,121 @@
+"""`livecomments`: the one wiring point. Each command builds its parts from Settings,
+logs what it chose, runs until SIGTERM/SIGINT, and stops every part cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from livecomments import ports, tokens
+from livecomments.config import ConfigError, Settings
+
+log = logging.getLogger("livecomments")
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+
+    def _handler(signum: int, _frame: Any) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    return stop
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, help="where SQLite and generated secrets live (LIVECOMMENTS_DATA_DIR)")
+    p.add_argument("--host", help="address to listen on (LIVECOMMENTS_HOST, default 127.0.0.1)")
+    p.add_argument("--log-level", default="INFO")
+
+
+def _add_ports(p: argparse.ArgumentParser, *names: str) -> None:
+    helps = {
+        "http": "HTTP port (LIVECOMMENTS_HTTP_PORT, default 8000)",
+        "mqtt": "MQTT TCP port (LIVECOMMENTS_MQTT_PORT, default 1883)",
+        "ws": "MQTT-over-WebSocket port, path /mqtt (LIVECOMMENTS_WS_PORT, default 8083)",
+    }
+    for name in names:
+        p.add_argument(f"--{name}-port", type=int, help=helps[name])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livecomments", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run broker + bridge + web app on the embedded default")
+    _add_common(up)
+    _add_ports(up, "http", "mqtt", "ws")
+
+    for name, helptext, port_names in (
+        ("web", "run the web app", ("http",)),
+        ("bridge", "run the bridge service", ()),
+        ("broker", "run the embedded (amqtt) broker", ("mqtt", "ws")),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        _add_common(p)
+        _add_ports(p, *port_names)
+        if name in ("web", "bridge"):
+            p.add_argument("--mqtt-url", help="broker for services (LIVECOMMENTS_MQTT_URL)")
+            p.add_argument("--database-url", help="LIVECOMMENTS_DATABASE_URL (default SQLite in the data dir)")
+
+    tok = sub.add_parser("token", help="print a signed token for the configured secret")
+    tok.add_argument("user")
+    tok.add_argument("--name")
+    tok.add_argument("--role", action="append", default=[], choices=tokens.ROLES)
+    tok.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
+    tok.add_argument("--data-dir", type=Path)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {
+        key: getattr(args, key, None)
+        for key in ("data_dir", "host", "http_port", "mqtt_port", "ws_port", "mqtt_url", "database_url")
+    }
+    return Settings.from_env(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        print(f"livecomments: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "token":
+        print(tokens.issue(tokens.hs256_secret(settings), args.user, args.name, args.role, args.ttl))
+        return 0
+    if args.command == "up":
+        from livecomments.up import run_up
+
+        explicit = {name: getattr(args, f"{name}_port") is not None for name in ("http", "mqtt", "ws")}
+        return run_up(settings, explicit, _stop_event())
+    if args.command == "broker":
+        from broker.embedded import serve as serve_broker
+
+        return serve_broker(settings, _stop_event())
+    if args.command == "bridge":
+        from bridge.service import Bridge
+
+        Bridge(settings).run(_stop_event())
+        return 0
+    if args.command == "web":
+        from webapp.server import serve as serve_web
+
+        return serve_web(settings, _stop_event())
+    raise AssertionError(args.command)  # argparse rejects unknown commands
+
+
+__all__ = ["main", "ports"]

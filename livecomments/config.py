@@ -1,0 +1,99 @@
+"""Typed configuration: defaults, then LIVECOMMENTS_* environment variables, then flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from livecomments.topics import Topics
+
+ENV_PREFIX = "LIVECOMMENTS_"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a livecomments process can be told. Validates itself."""
+
+    data_dir: Path = Path("./data")
+    secret: str | None = None  # HS256 secret for tokens
+    jwt_public_key: str | None = None  # PEM; enables RS256
+    database_url: str | None = None  # default: SQLite in data_dir
+    redis_url: str | None = None
+    mqtt_url: str | None = None  # services' broker, e.g. mqtt://bridge:pw@127.0.0.1:1883
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    mqtt_port: int = 1883
+    ws_port: int = 8083
+    live_prefix: str = "live/"
+    ingest_prefix: str = "ingest/"
+    recent_size: int = 50
+    sweep_after_s: float = 2.0  # a pending comment older than this is re-driven by the bridge
+    dev: bool = False  # development conveniences (e.g. the page's dev sign-in)
+    rate_limit_count: int = 20
+    rate_limit_window_s: int = 30
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("http_port", "mqtt_port", "ws_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{name} must be a port number, got {port}")
+        if not 1 <= self.recent_size <= 1000:
+            raise ConfigError("recent_size must be between 1 and 1000")
+        if self.mqtt_url is not None and urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp"):
+            raise ConfigError("mqtt_url must look like mqtt://[user:password@]host:port")
+        Topics(self.live_prefix, self.ingest_prefix)  # validates the prefixes
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.live_prefix, self.ingest_prefix)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'livecomments.sqlite3').resolve()}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, str(f.type), raw)
+        try:
+            return cls(**values).with_overrides(**overrides)
+        except TypeError as exc:  # pragma: no cover - programming error in a caller
+            raise ConfigError(str(exc)) from exc
+
+
+def _parse(name: str, type_name: str, raw: str) -> Any:
+    try:
+        if "bool" in type_name:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if "Path" in type_name:
+            return Path(raw)
+        if type_name.startswith("int"):
+            return int(raw)
+        if type_name.startswith("float"):
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_name}") from exc
+    return raw

@@ -1,0 +1,76 @@
+"""Per-data-dir secrets for the embedded default: the services' broker passwords and,
+unless one is configured, the token secret. Generated on first use, never committed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+CREDENTIALS_FILE = "service-credentials.json"
+BROKER_USERS_FILE = "broker-users.json"
+
+# Broker roles. The bridge is the single writer of live/; services (the web app and
+# other authenticated producers) write ingest/; anonymous viewers only read live/.
+ROLE_BRIDGE = "bridge"
+ROLE_SERVICE = "service"
+SERVICE_ACCOUNTS = {"bridge": ROLE_BRIDGE, "webapp": ROLE_SERVICE}
+
+_PBKDF2_ROUNDS = 120_000
+
+
+@dataclass(frozen=True)
+class ServiceCredentials:
+    passwords: dict[str, str]  # account -> password
+    token_secret: str
+
+
+def hash_password(password: str, salt: bytes | None = None, rounds: int = _PBKDF2_ROUNDS) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds)
+    return f"pbkdf2_sha256${rounds}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    try:
+        scheme, rounds, salt, digest = encoded.split("$")
+    except ValueError:
+        return False
+    if scheme != "pbkdf2_sha256":
+        return False
+    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(rounds))
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def _write_private(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def ensure_credentials(data_dir: Path) -> ServiceCredentials:
+    """Load the data dir's service credentials, creating them (and the broker's user file) once."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / CREDENTIALS_FILE
+    if path.exists():
+        doc = json.loads(path.read_text())
+    else:
+        doc = {
+            "passwords": {name: secrets.token_urlsafe(24) for name in SERVICE_ACCOUNTS},
+            "token_secret": secrets.token_urlsafe(32),
+        }
+        _write_private(path, doc)
+    users_path = data_dir / BROKER_USERS_FILE
+    if not users_path.exists():
+        users = {
+            name: {"role": SERVICE_ACCOUNTS[name], "hash": hash_password(pw)}
+            for name, pw in doc["passwords"].items()
+        }
+        _write_private(users_path, {"users": users})
+    return ServiceCredentials(passwords=dict(doc["passwords"]), token_secret=str(doc["token_secret"]))

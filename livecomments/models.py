@@ -1,0 +1,103 @@
+"""The data model, declared once and shared by the bridge and Flask-SQLAlchemy.
+
+The comments table is also the outbox: the web app writes a `pending` row before it
+answers 202, and the bridge completes it (approve/hold/reject, `seq`). `live_events`
+is the outbox of what goes out on `live/videos/{v}/comments`: a row is written in the
+same transaction that assigns its `seq`, and marked published once the broker has it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import JSON
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CommentStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    HELD = "held"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+
+
+class VideoStatus(StrEnum):
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class ChatState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class EventType(StrEnum):
+    COMMENT = "comment"
+    DELETE = "delete"
+    PIN = "pin"
+    UNPIN = "unpin"
+
+
+class Video(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=VideoStatus.LIVE)
+    chat: Mapped[str] = mapped_column(String(16), default=ChatState.OPEN)
+    slow_mode_s: Mapped[int] = mapped_column(Integer, default=0)
+    hold_for_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked_terms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reports_to_hold: Mapped[int] = mapped_column(Integer, default=3)
+    pinned_comment_id: Mapped[str | None] = mapped_column(String(26), nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("video_id", "seq", name="uq_comments_video_seq"),
+        UniqueConstraint("user_id", "idempotency_key", name="uq_comments_user_idem"),
+        Index("ix_comments_status_ts", "status", "ts"),
+        Index("ix_comments_parent", "parent_id", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id"), index=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    parent_id: Mapped[str | None] = mapped_column(String(26), nullable=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    user_name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=CommentStatus.PENDING)
+    reply_count: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class LiveEvent(Base):
+    __tablename__ = "live_events"
+    __table_args__ = (Index("ix_live_events_unpublished", "published", "video_id", "seq"),)
+
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[str] = mapped_column(Text)  # the event as JSON, exactly as sent
+    published: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,82 @@
+"""Bearer tokens (JWT): the claims the contract names, signed and checked with PyJWT."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jwt
+
+from livecomments.config import Settings
+from livecomments.credentials import ensure_credentials
+from livecomments.validation import is_valid_id
+
+ROLES = ("moderator", "admin")
+
+
+class TokenError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    name: str
+    roles: frozenset[str]
+
+    @property
+    def is_moderator(self) -> bool:
+        return bool(self.roles & {"moderator", "admin"})
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def hs256_secret(settings: Settings) -> str:
+    """The configured secret, else the one generated for this data dir."""
+    return settings.secret or ensure_credentials(settings.data_dir).token_secret
+
+
+def issue(secret: str, user_id: str, name: str | None = None, roles: Sequence[str] = (), ttl_s: int = 86400) -> str:
+    if not is_valid_id(user_id):
+        raise TokenError("user id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    now = int(time.time())
+    claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl_s, "roles": list(roles)}
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify(token: str, hs256_secret: str | None, rs256_public_key: str | None = None) -> Identity:
+    """Check signature (HS256 or RS256 only; never `none`) and expiry; return who it is."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenError("malformed token") from exc
+    alg = header.get("alg")
+    if alg == "RS256" and rs256_public_key:
+        key, algorithms = rs256_public_key, ["RS256"]
+    elif alg == "HS256" and hs256_secret:
+        key, algorithms = hs256_secret, ["HS256"]
+    else:
+        raise TokenError(f"unsupported token algorithm {alg!r}")
+    try:
+        claims = jwt.decode(token, key, algorithms=algorithms, options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"invalid token: {exc}") from exc
+    sub = claims.get("sub")
+    if not is_valid_id(sub):
+        raise TokenError("token subject is not a valid user id")
+    roles = claims.get("roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise TokenError("token roles must be a list of strings")
+    name = claims.get("name")
+    return Identity(
+        user_id=str(sub),
+        name=name if isinstance(name, str) and name.strip() else str(sub),
+        roles=frozenset(roles),
+    )

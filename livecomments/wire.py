@@ -1,0 +1,141 @@
+"""Payload codecs for the MQTT topics: pure functions over plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from livecomments.models import Comment, EventType
+from livecomments.validation import (
+    FieldError,
+    check_id,
+    check_ulid,
+    clean_name,
+    clean_text,
+)
+
+MAX_INGEST_BYTES = 8 * 1024
+TICKER_MAX_BYTES = 160
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A comment submission as it travels on `ingest/videos/{v}/comments`."""
+
+    id: str
+    video_id: str
+    user_id: str
+    user_name: str
+    text: str
+    parent_id: str | None
+    ts: int
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "id": self.id,
+                "video_id": self.video_id,
+                "user": {"id": self.user_id, "name": self.user_name},
+                "text": self.text,
+                "parent_id": self.parent_id,
+                "ts": self.ts,
+            }
+        )
+
+
+def decode_submission(payload: bytes, topic_video_id: str | None = None) -> Submission:
+    """Decode and validate every field of an ingest message; raise FieldError if anything is off."""
+    if len(payload) > MAX_INGEST_BYTES:
+        raise FieldError("payload", f"larger than {MAX_INGEST_BYTES} bytes")
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise FieldError("payload", "not valid UTF-8 JSON") from exc
+    if not isinstance(doc, dict):
+        raise FieldError("payload", "must be a JSON object")
+    user = doc.get("user")
+    if not isinstance(user, dict):
+        raise FieldError("user", "must be an object with id and name")
+    video_id = check_id("video_id", doc.get("video_id"))
+    if topic_video_id is not None and video_id != topic_video_id:
+        raise FieldError("video_id", "does not match the topic")
+    parent = doc.get("parent_id")
+    ts = doc.get("ts")
+    if not isinstance(ts, int) or isinstance(ts, bool) or not 0 <= ts < 2**53:
+        raise FieldError("ts", "must be integer milliseconds since the epoch")
+    return Submission(
+        id=check_ulid("id", doc.get("id")),
+        video_id=video_id,
+        user_id=check_id("user.id", user.get("id")),
+        user_name=clean_name(user.get("name")),
+        text=clean_text("text", doc.get("text")),
+        parent_id=None if parent is None else check_ulid("parent_id", parent),
+        ts=ts,
+    )
+
+
+def comment_view(c: Comment, reactions: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """A comment as viewers see it, in events, `recent` and the history API."""
+    return {
+        "id": c.id,
+        "video_id": c.video_id,
+        "seq": c.seq,
+        "parent_id": c.parent_id,
+        "user": {"id": c.user_id, "name": c.user_name},
+        "text": c.text,
+        "ts": c.ts,
+        "reply_count": c.reply_count,
+        "reactions": dict(reactions or {}),
+    }
+
+
+def comment_event(seq: int, comment: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": EventType.COMMENT.value, "seq": seq, "comment": dict(comment)}
+
+
+def encode_batch(video_id: str, events: Sequence[Mapping[str, Any]]) -> bytes:
+    """One message on `live/videos/{v}/comments`: events in `seq` order."""
+    ordered = sorted(events, key=lambda e: int(e["seq"]))
+    return orjson.dumps({"video_id": video_id, "events": ordered})
+
+
+def encode_recent(video_id: str, seq: int, comments: Iterable[Mapping[str, Any]]) -> bytes:
+    """The retained `recent` snapshot: last N comments, oldest first, current to `seq`."""
+    return orjson.dumps({"video_id": video_id, "seq": seq, "comments": list(comments)})
+
+
+def ticker_text(name: str, text: str, max_bytes: int = TICKER_MAX_BYTES) -> bytes:
+    """`Name: text` on one line for display boards, at most max_bytes of UTF-8.
+
+    Cut on a character boundary and marked with an ellipsis when it does not fit.
+    """
+    line = " ".join(f"{name}: {text}".split())
+    raw = line.encode()
+    if len(raw) <= max_bytes:
+        return raw
+    budget = max_bytes - len(ELLIPSIS.encode())
+    cut = raw[:budget].decode("utf-8", errors="ignore").rstrip()
+    return (cut + ELLIPSIS).encode()
+
+
+def video_state(
+    status: str,
+    chat: str,
+    slow_mode_s: int,
+    hold_for_review: bool,
+    viewers: int = 0,
+    pinned: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The chat state: the retained `state` topic's payload and part of GET /api/videos/{v}."""
+    return {
+        "status": status,
+        "chat": chat,
+        "slow_mode_s": slow_mode_s,
+        "hold_for_review": hold_for_review,
+        "viewers": viewers,
+        "pinned": dict(pinned) if pinned is not None else None,
+    }
