@@ -101,11 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from livecomments.up import run_up
 
         explicit = {name: getattr(args, f"{name}_port") is not None for name in ("http", "mqtt", "ws")}
-        return run_up(settings, explicit, _stop_event())
+        return int(run_up(settings, explicit, _stop_event()))
     if args.command == "broker":
         from broker.embedded import serve as serve_broker
 
-        return serve_broker(settings, _stop_event())
+        return int(serve_broker(settings, _stop_event()))
     if args.command == "bridge":
         from bridge.service import Bridge
 
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "web":
         from webapp.server import serve as serve_web
 
-        return serve_web(settings, _stop_event())
+        return int(serve_web(settings, _stop_event()))
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
 

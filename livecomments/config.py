@@ -39,6 +39,8 @@ class Settings:
     dev: bool = False  # development conveniences (e.g. the page's dev sign-in)
     rate_limit_count: int = 20
     rate_limit_window_s: int = 30
+    bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own
+    bridge_batch_max: int = 500  # submissions decided in one transaction at most
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -42,9 +43,10 @@ def service_address(settings: Settings, account: str) -> BrokerAddress:
     return addr
 
 
-def _nodelay(client: paho.Client, userdata: object, sock: socket.socket) -> None:
+def _nodelay(client: paho.Client, userdata: object, sock: Any) -> None:
     # Without this every small publish waits for Nagle (~9 ms on loopback).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def make_client(

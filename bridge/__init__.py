@@ -1,0 +1,1 @@
+"""The bridge: consumes ingest/, validates, moderates, persists, numbers and republishes on live/."""

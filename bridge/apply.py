@@ -1,0 +1,125 @@
+"""One batch of submissions, decided and recorded in one transaction.
+
+The database is the arbiter: a submission whose comment is no longer `pending` was
+already handled (a redelivery, or the sweeper got there first) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import orjson
+from sqlalchemy.orm import Session
+
+from livecomments.models import Comment, CommentStatus, EventType, LiveEvent, Video
+from livecomments.wire import Submission, comment_event, comment_view
+from moderation.policy import Decision, Verdict, VideoRules, decide
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    HELD = "held"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    approved: list[Comment] = field(default_factory=list)  # in seq order per video
+    reply_counts: dict[str, int] = field(default_factory=dict)  # parent id -> its reply count now
+
+    @property
+    def videos(self) -> set[str]:
+        return {c.video_id for c in self.approved}
+
+
+def _parent_problem(session: Session, row: Comment) -> str | None:
+    if row.parent_id is None:
+        return None
+    parent = session.get(Comment, row.parent_id)
+    if parent is None or parent.video_id != row.video_id:
+        return "unknown_parent"
+    if parent.parent_id is not None:
+        return "reply_to_reply"
+    if parent.status not in (CommentStatus.APPROVED, CommentStatus.PENDING):
+        return "parent_unavailable"
+    return None
+
+
+def _row_for(session: Session, sub: Submission) -> Comment | None:
+    """The pending row to complete: the web app's, or a new one for other producers.
+
+    None when the comment was already handled (exactly-once effect).
+    """
+    row = session.get(Comment, sub.id)
+    if row is None:
+        row = Comment(
+            id=sub.id,
+            video_id=sub.video_id,
+            parent_id=sub.parent_id,
+            user_id=sub.user_id,
+            user_name=sub.user_name,
+            text=sub.text,
+            ts=sub.ts,
+            status=CommentStatus.PENDING,
+            reply_count=0,
+        )
+        session.add(row)
+        return row
+    if row.status != CommentStatus.PENDING or row.video_id != sub.video_id:
+        return None
+    return row
+
+
+def _decide(session: Session, video: Video, row: Comment) -> Decision:
+    problem = _parent_problem(session, row)
+    if problem is not None:
+        return Decision(Verdict.REJECT, problem)
+    return decide(VideoRules(video.status, video.chat, video.hold_for_review))
+
+
+def _approve(session: Session, video: Video, row: Comment, result: BatchResult) -> None:
+    video.last_seq += 1
+    row.seq = video.last_seq
+    row.status = CommentStatus.APPROVED
+    if row.parent_id is not None:
+        parent = session.get(Comment, row.parent_id)
+        if parent is not None:
+            parent.reply_count += 1
+            result.reply_counts[parent.id] = parent.reply_count
+    event = comment_event(row.seq, comment_view(row))
+    session.add(LiveEvent(video_id=video.id, seq=row.seq, type=EventType.COMMENT, payload=orjson.dumps(event).decode()))
+
+
+def apply_batch(session: Session, submissions: Sequence[Submission]) -> BatchResult:
+    """Decide and record each submission in order; the caller commits."""
+    result = BatchResult()
+    videos: dict[str, Video | None] = {}
+    for sub in submissions:
+        if sub.video_id not in videos:
+            videos[sub.video_id] = session.get(Video, sub.video_id, with_for_update=True)
+        video = videos[sub.video_id]
+        if video is None:
+            result.outcomes.append(Outcome.REJECTED)  # no such video: nothing to attach it to
+            continue
+        row = _row_for(session, sub)
+        if row is None:
+            result.outcomes.append(Outcome.DUPLICATE)
+            continue
+        decision = _decide(session, video, row)
+        row.reason = decision.reason
+        if decision.verdict is Verdict.APPROVE:
+            _approve(session, video, row, result)
+            result.approved.append(row)
+            result.outcomes.append(Outcome.APPROVED)
+        elif decision.verdict is Verdict.HOLD:
+            row.status = CommentStatus.HELD
+            result.outcomes.append(Outcome.HELD)
+        else:
+            row.status = CommentStatus.REJECTED
+            result.outcomes.append(Outcome.REJECTED)
+        session.flush()
+    return result
