@@ -1,0 +1,377 @@
+"""The embedded development broker: amqtt 0.12.1 with the project's access control.
+
+It listens for MQTT on TCP and for MQTT over WebSocket (path `/mqtt`, subprotocol
+`mqtt`). `BrokerThread` runs it on its own event loop in a daemon thread (used by
+`livecomments up`); `serve` runs it in the foreground (`livecomments broker`).
+
+`LiveBroker` closes holes amqtt leaves open (see `LiveBroker`'s docstring); the rules
+themselves are in `broker.acl`, applied by the plugins in `broker.plugins`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import sys
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from amqtt.adapters import ReaderAdapter, WriterAdapter
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.plugins.base import BaseTopicPlugin
+from amqtt.session import Session
+from amqtt.utils import gen_client_id
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import InvalidMessage
+from websockets.frames import CloseCode
+
+from broker.plugins import REFUSAL_KEY, TopicACLPlugin, principal_of
+from livecomments import credentials, ports
+from livecomments.config import Settings
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/mqtt"
+TCP_LISTENER = "default"  # amqtt requires a listener named "default"
+WS_LISTENER = "ws"
+AUTH_PLUGIN = "broker.plugins.AuthPlugin"
+TOPIC_PLUGIN = "broker.plugins.TopicACLPlugin"
+_CHATTY_LOGGERS = ("amqtt", "transitions", "websockets")
+_RESUMED_FIELDS = (
+    "will_flag", "will_message", "will_qos", "will_retain", "will_topic", "keep_alive", "username", "password"
+)
+
+
+class BrokerStartError(RuntimeError):
+    """The broker could not start (a port is taken, a bad users file, ...)."""
+
+
+def broker_config(settings: Settings) -> dict[str, Any]:
+    """amqtt's configuration: TCP and WebSocket listeners, our two plugins and nothing else."""
+    prefixes = {"live_prefix": settings.live_prefix, "ingest_prefix": settings.ingest_prefix}
+    users_file = (settings.data_dir / credentials.BROKER_USERS_FILE).resolve()
+    return {
+        "listeners": {
+            TCP_LISTENER: {"type": "tcp", "bind": f"{settings.host}:{settings.mqtt_port}"},
+            WS_LISTENER: {"type": "ws", "bind": f"{settings.host}:{settings.ws_port}"},
+        },
+        "plugins": {
+            AUTH_PLUGIN: {"users_file": str(users_file), **prefixes},
+            TOPIC_PLUGIN: dict(prefixes),
+        },
+    }
+
+
+class _ProbeFilter(logging.Filter):
+    """Drops the errors a mere TCP connect-and-close (a port probe, a health check) makes amqtt and websockets log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.name == "amqtt.broker":
+            return not message.startswith("Failed to initialize client session: No data")
+        if record.name == "websockets.server" and message == "opening handshake failed" and record.exc_info:
+            return not _closed_before_request(record.exc_info[1])
+        return True
+
+
+def _closed_before_request(error: BaseException | None) -> bool:
+    return isinstance(error, InvalidMessage) and isinstance(error.__cause__, EOFError)
+
+
+_PROBE_FILTER = _ProbeFilter()
+
+
+def quiet_amqtt_logging() -> None:
+    """amqtt (and the libraries under it) at WARNING unless the root logger is at DEBUG or they were set;
+    port probes not logged as errors."""
+    for name in ("amqtt.broker", "websockets.server"):
+        logging.getLogger(name).addFilter(_PROBE_FILTER)  # a no-op if already there
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    for name in _CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
+class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
+    """amqtt's broker, with four holes closed (and a faster topic check).
+
+    - MQTT over WebSocket only at `/mqtt`: amqtt serves any request path.
+    - Credentials are checked before amqtt touches existing sessions: amqtt deletes a
+      clean-session client's old session, resumes a persistent one and takes over a
+      connected client of the same id all before authentication. A client id already
+      held by another account is refused too, so nobody inherits someone else's
+      session (its subscriptions and queued messages).
+    - Retained messages go only to sessions subscribed to a matching filter, and only
+      if the session may receive the topic: on every connect amqtt replays the retained
+      messages of every filter any client subscribed to, without asking the topic plugins.
+    - Clients that merely open a TCP connection (port probes) are not logged as errors
+      (with `quiet_amqtt_logging`).
+    """
+
+    def __init__(
+        self, config: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None, plugin_namespace: str | None = None
+    ) -> None:
+        super().__init__(config, loop, plugin_namespace)
+        topic_plugins = [p for p in self.plugins_manager.plugins if isinstance(p, BaseTopicPlugin)]
+        self._acl: TopicACLPlugin | None = None
+        if len(topic_plugins) == 1 and isinstance(topic_plugins[0], TopicACLPlugin):
+            self._acl = topic_plugins[0]
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        # amqtt runs every check (one per delivery on the fan-out path) as a task per plugin,
+        # gathered; when ours is the only topic plugin, ask it directly: same answer, ~1/3 faster fan-out.
+        if self._acl is not None:
+            return self._acl.allows(session, topic, action)
+        return bool(await super()._topic_filtering(session, topic, action))
+
+    async def ws_connected(self, websocket: ServerConnection, listener_name: str) -> None:
+        path = urlsplit(websocket.request.path).path if websocket.request is not None else ""
+        if path != WS_PATH:
+            log.info("closing a WebSocket connection for %r: MQTT is served at %s", path, WS_PATH)
+            await websocket.close(CloseCode.POLICY_VIOLATION, f"MQTT is served at {WS_PATH}")
+            return
+        await super().ws_connected(websocket, listener_name)
+
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        handler, incoming = await self._read_connect(reader, writer, remote_address, remote_port)
+        refusal = await self._refusal(incoming)
+        if refusal is not None:
+            await _refuse(writer)
+            who = f"client id {incoming.client_id!r}, user {incoming.username!r}"
+            raise MQTTError(f"refused CONNECT from {remote_address}:{remote_port} ({who}): {refusal}")
+        return handler, await self._attach_session(incoming)
+
+    async def _read_connect(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        try:
+            handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        except NoDataError as exc:
+            log.debug("no CONNECT from %s:%s: %s", remote_address, remote_port, exc)
+            await _close_quietly(writer)
+            raise AMQTTError(exc) from exc
+        except (AMQTTError, MQTTError) as exc:
+            log.debug("bad CONNECT from %s:%s: %s", remote_address, remote_port, exc)  # amqtt logs it too
+            await _close_quietly(writer)
+            raise
+        return handler, session
+
+    async def _refusal(self, incoming: Session) -> str | None:
+        """Why the connection must be refused, or None to accept it."""
+        if not await self._authenticate(incoming, None):
+            return str(incoming.attributes.get(REFUSAL_KEY, "not authorized"))
+        existing = self._sessions.get(incoming.client_id) if incoming.client_id else None
+        if existing is not None:
+            owner, newcomer = principal_of(existing[0]), principal_of(incoming)
+            if owner is not None and newcomer is not None and owner.account != newcomer.account:
+                return f"client id {incoming.client_id!r} belongs to another account"
+        return None
+
+    async def _attach_session(self, incoming: Session) -> Session:
+        """amqtt's session handling after CONNECT (amqtt 0.12.1, Broker._initialize_client_session)."""
+        session = incoming
+        if incoming.clean_session:
+            if incoming.client_id:
+                await self._delete_session(incoming.client_id)
+            else:
+                incoming.client_id = gen_client_id()
+            incoming.parent = 0
+        elif incoming.client_id in self._sessions:
+            session = self._sessions[incoming.client_id][0]
+            for name in _RESUMED_FIELDS:
+                setattr(session, name, getattr(incoming, name))
+            session.parent = 1
+        else:
+            incoming.parent = 0
+        delay = self.config.get("timeout-disconnect-delay", 0)
+        if session.keep_alive > 0 and isinstance(delay, int):
+            session.keep_alive += delay
+        return session
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Session
+    ) -> None:
+        topic_filter, qos = subscription
+        handler = self._get_handler(session)
+        if handler is None or not self._is_subscribed(session, topic_filter):
+            return
+        tasks = []
+        for topic, retained in list(self._retained_messages.items()):
+            if self._matches(topic, topic_filter) and await self._topic_filtering(session, topic, Action.RECEIVE):
+                qos_out = min(qos, retained.qos or qos)
+                tasks.append(asyncio.ensure_future(handler.mqtt_publish(topic, retained.data, qos_out, retain=True)))
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def _is_subscribed(self, session: Session, topic_filter: str) -> bool:
+        return any(s.client_id == session.client_id for s, _qos in self._subscriptions.get(topic_filter, ()))
+
+
+async def _refuse(writer: WriterAdapter) -> None:
+    with contextlib.suppress(Exception):
+        await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+    await _close_quietly(writer)
+
+
+async def _close_quietly(writer: WriterAdapter) -> None:
+    with contextlib.suppress(Exception):
+        await writer.close()
+
+
+class BrokerThread:
+    """The broker on its own event loop in a daemon thread.
+
+    `start()` returns once both listeners accept connections, or raises BrokerStartError;
+    `stop()` shuts the broker down (its sessions, listeners and plugins) and joins the thread.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._config = broker_config(settings)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = asyncio.Event()
+        self._stop_requested = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._bound: dict[str, int] = {}
+
+    @property
+    def mqtt_port(self) -> int:
+        """The TCP listener's port (the bound one, if the settings said 0)."""
+        return self._bound.get(TCP_LISTENER, self.settings.mqtt_port)
+
+    @property
+    def ws_port(self) -> int:
+        """The WebSocket listener's port (the bound one, if the settings said 0)."""
+        return self._bound.get(WS_LISTENER, self.settings.ws_port)
+
+    def listening_lines(self) -> list[str]:
+        host = _url_host(self.settings.host)
+        return [
+            f"MQTT (TCP) listening on mqtt://{host}:{self.mqtt_port}",
+            f"MQTT over WebSocket listening on ws://{host}:{self.ws_port}{WS_PATH}",
+        ]
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 15.0) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a BrokerThread starts once")
+        quiet_amqtt_logging()
+        credentials.ensure_credentials(self.settings.data_dir)
+        self._check_ports()
+        self._thread = threading.Thread(target=self._run, name="livecomments-broker", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise BrokerStartError(f"the MQTT broker did not start within {timeout:g} s")
+        if self._error is not None:
+            self._thread.join(timeout)
+            raise BrokerStartError(f"the MQTT broker could not start: {_describe(self._error)}") from self._error
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop_requested.set()
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the MQTT broker did not stop within %g s", timeout)
+
+    def _check_ports(self) -> None:
+        # amqtt would say the same, with a traceback; this says it plainly.
+        host = self.settings.host
+        for what, port in (("MQTT (TCP)", self.settings.mqtt_port), ("MQTT over WebSocket", self.settings.ws_port)):
+            if port and not ports.is_free(host, port):
+                raise BrokerStartError(f"cannot listen for {what} on {host}:{port}: the port is taken")
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by start(), or logged
+            if self._ready.is_set():
+                log.exception("the MQTT broker stopped unexpectedly")
+            else:
+                self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        broker = LiveBroker(copy.deepcopy(self._config))
+        try:
+            await broker.start()
+        except BaseException:
+            await _close_listeners(broker)
+            raise
+        self._bound = _bound_ports(broker)
+        self._ready.set()
+        if not self._stop_requested.is_set():
+            await self._stopping.wait()
+        await broker.shutdown()
+
+
+def _bound_ports(broker: LiveBroker) -> dict[str, int]:
+    bound: dict[str, int] = {}
+    for name, server in broker._servers.items():  # amqtt has no public accessor
+        for sock in server.instance.sockets:
+            bound[name] = int(sock.getsockname()[1])
+    return bound
+
+
+async def _close_listeners(broker: LiveBroker) -> None:
+    # amqtt leaves the listeners it opened before a failure listening.
+    for server in list(broker._servers.values()):
+        with contextlib.suppress(Exception):
+            await server.close_instance()
+
+
+def _describe(error: BaseException) -> str:
+    messages: list[str] = []
+    current: BaseException | None = error
+    while current is not None:
+        text = str(current) or type(current).__name__
+        if not any(text in seen for seen in messages):
+            messages.append(text)
+        current = current.__cause__
+    return "; ".join(messages)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def serve(settings: Settings, stop: threading.Event) -> int:
+    """`livecomments broker`: run until `stop` is set; non-zero if the broker cannot start or dies."""
+    credentials.ensure_credentials(settings.data_dir)
+    broker = BrokerThread(settings)
+    try:
+        broker.start()
+    except BrokerStartError as exc:
+        print(f"livecomments broker: {exc}", file=sys.stderr, flush=True)
+        return 1
+    for line in broker.listening_lines():
+        print(line, flush=True)
+    try:
+        while not stop.wait(0.5):
+            if not broker.is_alive():
+                print("livecomments broker: the MQTT broker stopped unexpectedly", file=sys.stderr, flush=True)
+                return 1
+    finally:
+        broker.stop()
+    return 0

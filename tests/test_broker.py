@@ -1,0 +1,486 @@
+"""The embedded broker's access control, end to end: `livecomments broker` as a process,
+real paho-mqtt clients over TCP and WebSocket.
+
+To show that something is NOT delivered, a test publishes the forbidden message, then
+a marker on a topic the observer may receive (after the forbidden one was acknowledged),
+waits for the marker, and only then checks that the forbidden message never came.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+
+from broker import embedded
+from broker.plugins import UserStore
+from livecomments.config import Settings
+from livecomments.credentials import ensure_credentials, hash_password
+from livecomments.ports import free_port
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 10.0  # for what must happen
+QUIET = 0.3  # after the marker, for what must not happen
+# MQTT 3.1.1 CONNACK return code 5; paho reports it as the MQTT 5 reason code "Not authorized" (135).
+NOT_AUTHORIZED = ReasonCode(PacketTypes.CONNACK, "Not authorized")
+LIVE = "live/videos/v1/comments"
+RECENT = "live/videos/v1/recent"
+INGEST = "ingest/videos/v1/comments"
+_ids = itertools.count()
+
+
+class Peer:
+    """A paho client running its own network thread, recording what the broker sends it."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        transport: str = "tcp",
+        ws_path: str = embedded.WS_PATH,
+        client_id: str | None = None,
+        clean_session: bool = True,
+        will_topic: str | None = None,
+    ) -> None:
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"{name}-{next(_ids)}",
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+            transport=transport,  # type: ignore[arg-type]
+        )
+        if transport == "websockets":
+            self.client.ws_set_options(path=ws_path)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if will_topic is not None:
+            self.client.will_set(will_topic, b"gone", qos=0, retain=True)
+        self.client.reconnect_delay_set(min_delay=30, max_delay=30)  # no retry storms from refused clients
+        self._cond = threading.Condition()
+        self.connack: ReasonCode | None = None
+        self.disconnected = threading.Event()
+        self.messages: list[paho.MQTTMessage] = []
+        self.subacks: dict[int, list[ReasonCode]] = {}
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    # paho callbacks (network thread)
+    def _on_connect(self, _c: paho.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        with self._cond:
+            self.connack = rc
+            self._cond.notify_all()
+
+    def _on_disconnect(self, _c: paho.Client, _u: object, _f: object, _rc: ReasonCode, _p: object) -> None:
+        self.disconnected.set()
+
+    def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append(msg)
+            self._cond.notify_all()
+
+    def _on_subscribe(self, _c: paho.Client, _u: object, mid: int, codes: list[ReasonCode], _p: object) -> None:
+        with self._cond:
+            self.subacks[mid] = codes
+            self._cond.notify_all()
+
+    # test side
+    def open(self, port: int) -> Peer:
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+        return self
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout)
+
+    def wait_connack(self) -> ReasonCode:
+        assert self.wait_for(lambda: self.connack is not None), "no CONNACK"
+        assert self.connack is not None
+        return self.connack
+
+    def expect_connected(self) -> Peer:
+        rc = self.wait_connack()
+        assert not rc.is_failure, f"CONNECT refused: {rc}"
+        return self
+
+    def subscribe(self, *filters: str, qos: int = 1) -> list[int]:
+        """Subscribe in one SUBSCRIBE packet; the SUBACK's return codes, in order."""
+        result, mid = self.client.subscribe([(f, qos) for f in filters])
+        assert result == paho.MQTT_ERR_SUCCESS
+        assert self.wait_for(lambda: mid in self.subacks), f"no SUBACK for {filters}"
+        return [code.value for code in self.subacks[mid]]
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(WAIT)  # QoS 1: the broker's PUBACK (sent even when it drops the message)
+        assert info.is_published()
+
+    def got(self, topic: str, payload: bytes) -> bool:
+        with self._cond:
+            return any(m.topic == topic and m.payload == payload for m in self.messages)
+
+    def wait_message(self, topic: str, payload: bytes, timeout: float = WAIT) -> paho.MQTTMessage:
+        assert self.wait_for(lambda: self.got(topic, payload), timeout), f"{payload!r} never arrived on {topic}"
+        with self._cond:
+            return next(m for m in self.messages if m.topic == topic and m.payload == payload)
+
+    def payloads(self) -> list[bytes]:
+        with self._cond:
+            return [m.payload for m in self.messages]
+
+
+class Net:
+    """The broker under test and the clients of one test."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.service = stack.broker()
+        self.passwords = ensure_credentials(stack.data_dir).passwords
+        self.peers: list[Peer] = []
+
+    def peer(self, name: str, *, ws: bool = False, **kwargs: object) -> Peer:
+        transport = "websockets" if ws else "tcp"
+        peer = Peer(name, transport=transport, **kwargs)  # type: ignore[arg-type]
+        self.peers.append(peer)
+        return peer.open(self.stack.ws_port if ws else self.stack.mqtt_port)
+
+    def anonymous(self, *, ws: bool = False) -> Peer:
+        return self.peer("viewer", ws=ws).expect_connected()
+
+    def account(self, name: str, **kwargs: object) -> Peer:
+        return self.peer(name, username=name, password=self.passwords[name], **kwargs).expect_connected()
+
+    def close(self) -> None:
+        for peer in self.peers:
+            peer.close()
+
+
+@pytest.fixture
+def net(stack: Stack) -> Iterator[Net]:
+    n = Net(stack)
+    yield n
+    n.close()
+
+
+def marker(net: Net, *observers: Peer) -> None:
+    """The bridge publishes a marker on live/; every observer (subscribed to live/#) must get it."""
+    payload = f"marker-{next(_ids)}".encode()
+    bridge = net.account("bridge")
+    bridge.publish(LIVE, payload)
+    for observer in observers:
+        observer.wait_message(LIVE, payload)
+
+
+def never_got(peer: Peer, topic: str, payload: bytes) -> bool:
+    return not peer.wait_for(lambda: peer.got(topic, payload), QUIET)
+
+
+def observers(net: Net) -> tuple[Peer, Peer]:
+    """An anonymous viewer on live/# and a bridge-credentialed client on live/# and ingest/#."""
+    viewer = net.anonymous()
+    assert viewer.subscribe("live/#") == [1]
+    spy = net.account("bridge")
+    assert spy.subscribe("live/#", "ingest/#") == [1, 1]
+    return viewer, spy
+
+
+# --- anonymous clients publish nothing ---------------------------------------------
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+@pytest.mark.parametrize("topic", [LIVE, RECENT, INGEST])
+def test_anonymous_publish_reaches_no_one(net: Net, topic: str, qos: int) -> None:
+    viewer, spy = observers(net)
+    attacker = net.anonymous()
+    attacker.publish(topic, b"forged", qos=qos, retain=True)
+    marker(net, viewer, spy)
+    assert never_got(spy, topic, b"forged")
+    assert b"forged" not in viewer.payloads()
+    late = net.anonymous()  # and nothing was retained
+    assert late.subscribe("live/#") == [1]
+    marker(net, late)
+    assert b"forged" not in late.payloads()
+
+
+def test_anonymous_will_is_refused_at_connect(net: Net) -> None:
+    """amqtt publishes wills without asking the topic plugins; the broker refuses them at CONNECT."""
+    sneaky = net.peer("viewer", will_topic=LIVE)
+    assert sneaky.wait_connack() == NOT_AUTHORIZED
+    net.account("bridge", will_topic=LIVE)  # the bridge may leave a will on live/
+
+
+# --- anonymous clients read live/ only ---------------------------------------------
+
+
+def test_anonymous_subscribe_outside_live_fails_and_receives_nothing(net: Net) -> None:
+    viewer = net.anonymous()
+    codes = viewer.subscribe("ingest/#", "#", "$SYS/#", "+/videos/#", "ingest/videos/+/comments", "live/#")
+    assert codes == [0x80, 0x80, 0x80, 0x80, 0x80, 1]
+    bridge = net.account("bridge")
+    assert bridge.subscribe("ingest/#") == [1]
+    webapp = net.account("webapp")
+    webapp.publish(INGEST, b"submission")
+    bridge.wait_message(INGEST, b"submission")  # it was published, and the bridge got it
+    marker(net, viewer)
+    assert never_got(viewer, INGEST, b"submission")
+    assert all(not m.topic.startswith(("ingest/", "$")) for m in viewer.messages)
+
+
+def test_anonymous_receives_what_the_bridge_publishes_on_live(net: Net) -> None:
+    bridge = net.account("bridge")
+    bridge.publish(RECENT, b'{"comments": []}', retain=True)  # before the viewer subscribes
+    viewer = net.anonymous()
+    assert viewer.subscribe("live/#") == [1]
+    retained = viewer.wait_message(RECENT, b'{"comments": []}')
+    assert retained.retain
+    bridge.publish(LIVE, b'{"events": []}')
+    live = viewer.wait_message(LIVE, b'{"events": []}')
+    assert not live.retain
+
+
+def test_anonymous_can_narrow_its_subscription(net: Net) -> None:
+    viewer = net.anonymous()
+    assert viewer.subscribe("live/videos/+/comments", "live/videos/v1/recent", qos=0) == [0, 0]
+    bridge = net.account("bridge")
+    bridge.publish("live/videos/v2/state", b"not for this viewer")
+    bridge.publish(RECENT, b"recent")
+    bridge.publish(LIVE, b"comment")
+    viewer.wait_message(RECENT, b"recent")
+    viewer.wait_message(LIVE, b"comment")
+    assert b"not for this viewer" not in viewer.payloads()
+
+
+def test_retained_ingest_messages_never_reach_viewers(net: Net) -> None:
+    """amqtt replays, on every connect, the retained messages of every filter anyone subscribed to."""
+    bridge = net.account("bridge")
+    assert bridge.subscribe("ingest/#") == [1]
+    net.account("webapp").publish(INGEST, b"retained submission", retain=True)
+    bridge.wait_message(INGEST, b"retained submission")
+    viewer = net.anonymous()
+    assert viewer.subscribe("live/#") == [1]
+    marker(net, viewer)
+    assert never_got(viewer, INGEST, b"retained submission")
+
+
+# --- only the bridge writes live/ ---------------------------------------------------
+
+
+def test_webapp_cannot_publish_on_live(net: Net) -> None:
+    viewer, spy = observers(net)
+    webapp = net.account("webapp")
+    webapp.publish(LIVE, b"webapp on live", retain=True)
+    marker(net, viewer, spy)
+    assert never_got(viewer, LIVE, b"webapp on live")
+    assert b"webapp on live" not in spy.payloads()
+
+
+def test_webapp_cannot_read_ingest(net: Net) -> None:
+    webapp = net.account("webapp")
+    assert webapp.subscribe("ingest/#", "live/#") == [0x80, 1]
+
+
+def test_bridge_publishes_on_live_and_reads_ingest(net: Net) -> None:
+    viewer, spy = observers(net)
+    net.account("webapp").publish(INGEST, b"submission")
+    spy.wait_message(INGEST, b"submission")
+    net.account("bridge").publish(LIVE, b"approved")
+    viewer.wait_message(LIVE, b"approved")
+    spy.wait_message(LIVE, b"approved")
+
+
+def test_bridge_cannot_publish_on_ingest(net: Net) -> None:
+    viewer, spy = observers(net)
+    net.account("bridge").publish(INGEST, b"bridge on ingest")
+    marker(net, viewer, spy)
+    assert never_got(spy, INGEST, b"bridge on ingest")
+
+
+# --- credentials --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("bridge", "wrong"), ("webapp", ""), ("nobody", "whatever"), ("bridge", None)],
+)
+def test_bad_credentials_are_refused_at_connect(net: Net, username: str, password: str | None) -> None:
+    peer = net.peer("intruder", username=username, password=password)
+    assert peer.wait_connack() == NOT_AUTHORIZED
+    assert peer.disconnected.wait(WAIT)
+
+
+def test_the_right_password_of_another_account_is_refused(net: Net) -> None:
+    peer = net.peer("intruder", username="bridge", password=net.passwords["webapp"])
+    assert peer.wait_connack() == NOT_AUTHORIZED
+
+
+def test_a_session_cannot_be_taken_over_by_another_account(net: Net) -> None:
+    bridge = net.account("bridge", client_id="bridge-core", clean_session=False)
+    assert bridge.subscribe("ingest/#") == [1]
+    for kwargs in ({}, {"username": "webapp", "password": net.passwords["webapp"]}):
+        for clean in (True, False):
+            thief = net.peer("thief", client_id="bridge-core", clean_session=clean, **kwargs)
+            assert thief.wait_connack() == NOT_AUTHORIZED
+    net.account("webapp").publish(INGEST, b"still mine")
+    bridge.wait_message(INGEST, b"still mine")  # its session and subscription survived
+    assert not bridge.disconnected.is_set()
+
+
+# --- MQTT over WebSocket ------------------------------------------------------------
+
+
+def test_websocket_viewer_at_the_mqtt_path(net: Net) -> None:
+    viewer = net.anonymous(ws=True)
+    assert viewer.subscribe("live/#", "ingest/#") == [1, 0x80]
+    net.account("bridge").publish(LIVE, b"over websocket")
+    viewer.wait_message(LIVE, b"over websocket")
+    viewer.publish(LIVE, b"forged over websocket")
+    marker(net, viewer)
+    assert never_got(viewer, LIVE, b"forged over websocket")
+
+
+@pytest.mark.parametrize("path", ["/other", "/", "/mqtt/x", "/MQTT"])
+def test_websocket_other_paths_get_no_connack(net: Net, path: str) -> None:
+    peer = Peer("wrong-path", transport="websockets", ws_path=path)
+    net.peers.append(peer)
+    try:
+        peer.open(net.stack.ws_port)
+    except OSError:
+        pass  # refused during the handshake: just as good
+    assert peer.disconnected.wait(WAIT), "the broker kept the connection open"
+    assert peer.connack is None
+
+
+# --- the process --------------------------------------------------------------------
+
+
+def test_broker_prints_its_listeners_and_stops_cleanly(stack: Stack) -> None:
+    service = stack.broker()
+    assert service.stop() == 0
+    out = service.output()
+    assert f"MQTT (TCP) listening on mqtt://127.0.0.1:{stack.mqtt_port}" in out
+    assert f"MQTT over WebSocket listening on ws://127.0.0.1:{stack.ws_port}/mqtt" in out
+    assert "Traceback" not in out
+
+
+def test_broker_exits_nonzero_when_a_port_is_taken(stack: Stack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", stack.ws_port))
+        taken.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "livecomments", "broker"],
+            env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+    assert done.returncode != 0
+    assert f"127.0.0.1:{stack.ws_port}" in done.stderr
+    assert "taken" in done.stderr
+
+
+# --- BrokerThread in process --------------------------------------------------------
+
+
+def _settings(tmp_path: Path, mqtt_port: int = 0, ws_port: int = 0) -> Settings:
+    return Settings(data_dir=tmp_path / "data", mqtt_port=mqtt_port, ws_port=ws_port)
+
+
+def test_broker_thread_starts_and_stops(tmp_path: Path) -> None:
+    thread = embedded.BrokerThread(_settings(tmp_path))
+    thread.start()
+    try:
+        assert thread.mqtt_port and thread.ws_port
+        viewer = Peer("viewer").open(thread.mqtt_port).expect_connected()
+        assert viewer.subscribe("live/#") == [1]
+        viewer.close()
+    finally:
+        thread.stop()
+    assert not thread.is_alive()
+    with socket.socket() as s:  # the port is free again
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", thread.mqtt_port))
+
+
+def test_broker_thread_reports_a_port_taken_after_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the port goes between the check and the bind, amqtt's failure is reported, its listeners closed."""
+    mqtt_port, ws_port = free_port(), free_port()
+    monkeypatch.setattr(embedded.ports, "is_free", lambda host, port: True)
+    thread = embedded.BrokerThread(_settings(tmp_path, mqtt_port, ws_port))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ws_port))
+        taken.listen()
+        with pytest.raises(embedded.BrokerStartError, match="address already in use"):
+            thread.start()
+    assert not thread.is_alive()
+    deadline = time.monotonic() + WAIT
+    while True:  # the TCP listener amqtt had opened is closed again
+        try:
+            with socket.create_connection(("127.0.0.1", mqtt_port), timeout=0.5):
+                pass
+        except OSError:
+            break
+        assert time.monotonic() < deadline, "the TCP listener was left open"
+        time.sleep(0.05)
+
+
+# --- the users file -----------------------------------------------------------------
+
+
+def _write_users(path: Path, users: dict[str, tuple[str, str]]) -> None:
+    entries = {name: {"role": role, "hash": hash_password(pw, rounds=1000)} for name, (role, pw) in users.items()}
+    path.write_text(json.dumps({"users": entries}))
+
+
+def test_user_store_checks_passwords_and_follows_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broker-users.json"
+    _write_users(path, {"bridge": ("bridge", "pw1"), "odd": ("admin", "pw")})
+    store = UserStore(path)
+    assert store.role_for("bridge", "pw1") == "bridge"
+    assert store.role_for("bridge", "pw1") == "bridge"  # remembered
+    assert store.role_for("bridge", "pw2") is None
+    assert store.role_for("odd", "pw") is None  # unknown roles cannot sign in
+    assert store.role_for("nobody", "pw1") is None
+    _write_users(path, {"bridge": ("bridge", "pw2")})
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a visible change even on coarse clocks
+    assert store.role_for("bridge", "pw1") is None  # the remembered check went with the old hash
+    assert store.role_for("bridge", "pw2") == "bridge"
+    path.write_text("{not json")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    assert store.role_for("bridge", "pw2") == "bridge"  # a broken file keeps the previous accounts
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", '{"users": []}', '{"users": {"a": {"role": "bridge"}}}', "nope"])
+def test_user_store_rejects_a_malformed_file(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "broker-users.json"
+    path.write_text(content)
+    with pytest.raises(ValueError):
+        UserStore(path)
+
+
+def test_broker_thread_reports_a_missing_users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tmp_path)
+    monkeypatch.setattr(embedded.credentials, "ensure_credentials", lambda data_dir: None)
+    with pytest.raises(embedded.BrokerStartError, match="broker-users.json"):
+        embedded.BrokerThread(settings).start()
