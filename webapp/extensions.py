@@ -1,0 +1,45 @@
+"""Per-process resources the web app shares between requests: the database handle and
+the app state kept in ``app.extensions`` (settings, publisher, metrics)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+from flask_sqlalchemy import SQLAlchemy
+
+from livecomments.config import Settings
+from livecomments.models import Base
+from webapp.metrics import Metrics
+from webapp.publisher import Publisher
+
+EXTENSION_KEY = "livecomments"
+
+# One handle for every app this process creates; engines are per app (init_app).
+# expire_on_commit=False: a row stays readable after COMMIT without a new transaction.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class AppState:
+    """What ``app.extensions["livecomments"]`` holds."""
+
+    settings: Settings
+    publisher: Publisher
+    metrics: Metrics
+    clock: Callable[[], int] = now_ms
+    openapi: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def app_state(app: Flask | None = None) -> AppState:
+    target = app if app is not None else current_app
+    state = target.extensions[EXTENSION_KEY]
+    assert isinstance(state, AppState)
+    return state

@@ -1,0 +1,56 @@
+"""Liveness, readiness and metrics for operators."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
+
+from webapp import store
+from webapp.apidoc import operation
+from webapp.errors import CODES
+from webapp.extensions import app_state
+from webapp.jsonio import json_response
+from webapp.schemas import ErrorBody, Health, Readiness
+
+log = logging.getLogger("livecomments.webapp.health")
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+@operation("The process is up", responses={200: Health}, tags=["operations"])
+def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+def _database_check() -> str:
+    try:
+        store.ping()
+    except SQLAlchemyError as exc:
+        log.warning("readiness: database check failed: %s", exc)
+        return "unavailable"
+    return "ok"
+
+
+@bp.get("/readyz")
+@operation("A comment posted now would go through", responses={200: Readiness, 503: ErrorBody}, tags=["operations"])
+def readyz() -> Response:
+    """200 when the database answers and the broker connection is up; 503 naming what failed."""
+    checks = {
+        "database": _database_check(),
+        "broker": "ok" if app_state().publisher.is_connected() else "unavailable",
+    }
+    failed = sorted(name for name, result in checks.items() if result != "ok")
+    if not failed:
+        return json_response({"status": "ready", "checks": checks})
+    message = f"not ready: {', '.join(failed)} unavailable"
+    return json_response({"error": {"code": CODES[503], "message": message}, "checks": checks}, 503)
+
+
+@bp.get("/metrics")
+@operation("Prometheus metrics", responses={200: None}, content_type="text/plain", tags=["operations"])
+def metrics() -> Response:
+    return Response(app_state().metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,91 @@
+"""Handing accepted submissions to the broker: the interface, the paho implementation,
+and an in-memory one for tests."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import MQTTErrorCode
+from ulid import ULID
+
+from livecomments.config import Settings
+from livecomments.mqtt_client import make_client, service_address
+from livecomments.topics import Topics
+from livecomments.wire import Submission
+
+log = logging.getLogger("livecomments.webapp.publisher")
+
+KEEPALIVE_S = 30
+
+
+class PublishError(RuntimeError):
+    """The submission was not handed to the broker now (the durable row remains)."""
+
+
+class Publisher(Protocol):
+    def publish_submission(self, sub: Submission) -> None:
+        """Queue one submission for the broker without blocking; raise PublishError if it was not sent."""
+
+    def is_connected(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class MqttPublisher:
+    """One paho client per process, connected in the background and reconnecting by itself."""
+
+    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
+        self._topics: Topics = settings.topics
+        addr = service_address(settings, "webapp")
+        # A unique client id: several web app processes must not take over each other's session.
+        self._client = make_client(client_id or f"webapp-{ULID()}", addr)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.connect_async(addr.host, addr.port, keepalive=KEEPALIVE_S)
+        self._client.loop_start()
+        log.info("publishing submissions to mqtt://%s:%d as %s", addr.host, addr.port, addr.username)
+
+    def _on_connect(self, _c: paho.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+        log.info("connected to the broker: %s", reason)
+
+    def _on_disconnect(self, _c: paho.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+        log.warning("disconnected from the broker: %s", reason)
+
+    def publish_submission(self, sub: Submission) -> None:
+        topic = self._topics.ingest_comments(sub.video_id)
+        info = self._client.publish(topic, sub.to_json(), qos=1, retain=False)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            # NO_CONN: paho keeps a QoS 1 message and sends it after reconnecting.
+            raise PublishError(f"not sent to the broker now: {paho.error_string(info.rc)}")
+
+    def is_connected(self) -> bool:
+        return bool(self._client.is_connected())
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class MemoryPublisher:
+    """Records submissions; set ``connected = False`` to simulate a lost broker."""
+
+    def __init__(self) -> None:
+        self.submissions: list[Submission] = []
+        self.connected = True
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def publish_submission(self, sub: Submission) -> None:
+        if not self.connected:
+            raise PublishError("not connected (simulated)")
+        with self._lock:
+            self.submissions.append(sub)
+
+    def is_connected(self) -> bool:
+        return self.connected and not self.closed
+
+    def close(self) -> None:
+        self.closed = True
