@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,7 +36,8 @@ def banner(settings: Settings, data_dir: Path) -> str:
             "livecomments is up (embedded default: amqtt, SQLite, no Redis)",
             f"  web app + API     http://{h}:{settings.http_port}/api/openapi.json",
             f"  health            http://{h}:{settings.http_port}/readyz",
-            f"  MQTT (TCP)        mqtt://{h}:{settings.mqtt_port}   e.g. mosquitto_sub -p {settings.mqtt_port} -t 'live/#' -v",
+            f"  MQTT (TCP)        mqtt://{h}:{settings.mqtt_port}"
+            f"   e.g. mosquitto_sub -p {settings.mqtt_port} -t 'live/#' -v",
             f"  MQTT (WebSocket)  ws://{h}:{settings.ws_port}/mqtt",
             f"  data dir          {data_dir}",
             "  a token to post:  livecomments token alice --name Alice"
@@ -47,8 +49,9 @@ def banner(settings: Settings, data_dir: Path) -> str:
 
 def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event) -> int:
     from bridge.service import Bridge
-    from broker.embedded import BrokerThread
-    from webapp.server import make_server
+    from broker.embedded import BrokerStartError, BrokerThread
+    from webapp import close_app, create_app
+    from webapp.server import make_server, shutdown_server
 
     settings = _choose_ports(settings, explicit)
     data_dir = settings.data_dir.resolve()
@@ -58,12 +61,17 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
     engine.dispose()
 
     broker = BrokerThread(settings)
-    broker.start()
+    try:
+        broker.start()
+    except BrokerStartError as exc:
+        print(f"livecomments up: {exc}", file=sys.stderr)
+        return 1
     bridge = Bridge(settings)
     bridge_stop = threading.Event()
     bridge_thread = threading.Thread(target=bridge.run, args=(bridge_stop,), name="bridge", daemon=True)
     bridge_thread.start()
-    server, app = make_server(settings)
+    app = create_app(settings)
+    server = make_server(settings, app)
     web_thread = threading.Thread(target=server.run, name="web", daemon=True)
     web_thread.start()
     print(banner(settings, data_dir), flush=True)
@@ -71,9 +79,9 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
         stop.wait()
     finally:
         log.info("stopping: web app, bridge, broker")
-        server.close()
+        shutdown_server(server)
         web_thread.join(10)
-        app.extensions["livecomments.publisher"].close()
+        close_app(app)
         bridge_stop.set()
         bridge_thread.join(15)
         broker.stop()

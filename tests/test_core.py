@@ -49,7 +49,9 @@ def test_clean_text_accepts(raw: str, clean: str) -> None:
     assert clean_text("text", raw) == clean
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "\n\t ", "x" * 501, "a\x00b", "a\x07", "a\x1b[31m", "a\rb", "a\tb", 5, None])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "\n\t ", "x" * 501, "a\x00b", "a\x07", "a\x1b[31m", "a\rb", "a\tb", 5, None]
+)
 def test_clean_text_rejects(raw: object) -> None:
     with pytest.raises(FieldError):
         clean_text("text", raw)
@@ -117,7 +119,8 @@ def test_bad_prefixes(prefixes: tuple[str, str]) -> None:
 
 
 def test_settings_from_env() -> None:
-    s = Settings.from_env({"LIVECOMMENTS_HTTP_PORT": "9000", "LIVECOMMENTS_DEV": "yes", "LIVECOMMENTS_LIVE_PREFIX": "tv/"})
+    env = {"LIVECOMMENTS_HTTP_PORT": "9000", "LIVECOMMENTS_DEV": "yes", "LIVECOMMENTS_LIVE_PREFIX": "tv/"}
+    s = Settings.from_env(env)
     assert (s.http_port, s.dev, s.topics.comments("v")) == (9000, True, "tv/videos/v/comments")
     with pytest.raises(ConfigError):
         Settings.from_env({"LIVECOMMENTS_HTTP_PORT": "many"})
@@ -129,7 +132,7 @@ def test_batch_is_in_seq_order() -> None:
 
 
 def test_ticker_fits() -> None:
-    assert ticker_text("Alice", "hello\nworld") == "Alice: hello world".encode()
+    assert ticker_text("Alice", "hello\nworld") == b"Alice: hello world"
 
 
 @pytest.mark.parametrize("char", ["a", "é", "😀", "中"])

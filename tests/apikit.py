@@ -1,0 +1,61 @@
+"""HTTP helpers for tests against a running web app."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from livecomments.tokens import issue
+
+
+@dataclass
+class Api:
+    base: str
+    secret: str
+
+    def token(self, user: str, name: str | None = None, roles: tuple[str, ...] = ()) -> str:
+        return issue(self.secret, user, name or user.title(), roles)
+
+    def headers(self, user: str | None, **extra: str) -> dict[str, str]:
+        h = dict(extra)
+        if user is not None:
+            h["Authorization"] = f"Bearer {self.token(user)}"
+        return h
+
+    def create_video(self, video_id: str, title: str = "A live video") -> requests.Response:
+        admin = self.token("root", roles=("admin",))
+        return requests.post(
+            f"{self.base}/api/videos",
+            json={"id": video_id, "title": title},
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=10,
+        )
+
+    def post(self, video_id: str, text: str, user: str = "alice", parent_id: str | None = None,
+             **headers: str) -> requests.Response:
+        body: dict[str, Any] = {"text": text}
+        if parent_id is not None:
+            body["parent_id"] = parent_id
+        return requests.post(
+            f"{self.base}/api/videos/{video_id}/comments", json=body, headers=self.headers(user, **headers), timeout=10
+        )
+
+    def history(self, video_id: str, **params: Any) -> requests.Response:
+        return requests.get(f"{self.base}/api/videos/{video_id}/comments", params=params, timeout=10)
+
+    def comment(self, comment_id: str, user: str | None = None) -> requests.Response:
+        return requests.get(f"{self.base}/api/comments/{comment_id}", headers=self.headers(user), timeout=10)
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("web app never became ready")
