@@ -16,6 +16,7 @@ import copy
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,6 +102,16 @@ def quiet_amqtt_logging() -> None:
             logger.setLevel(logging.WARNING)
 
 
+class _SnapshotDict(dict[str, Any]):
+    """A dict whose iteration walks a copy, so it may change while a walk awaits."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+    def items(self) -> Any:
+        return list(super().items())
+
+
 class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
     """amqtt's broker, with four holes closed (and a faster topic check).
 
@@ -115,12 +126,16 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
       messages of every filter any client subscribed to, without asking the topic plugins.
     - Clients that merely open a TCP connection (port probes) are not logged as errors
       (with `quiet_amqtt_logging`).
+    - The subscription table is iterated over a snapshot: amqtt walks it while awaiting
+      sends (a persistent session reconnecting), and a subscribe meanwhile would end that
+      walk with "dictionary changed size during iteration".
     """
 
     def __init__(
         self, config: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None, plugin_namespace: str | None = None
     ) -> None:
         super().__init__(config, loop, plugin_namespace)
+        self._subscriptions: _SnapshotDict = _SnapshotDict(vars(self)["_subscriptions"])
         topic_plugins = [p for p in self.plugins_manager.plugins if isinstance(p, BaseTopicPlugin)]
         self._acl: TopicACLPlugin | None = None
         if len(topic_plugins) == 1 and isinstance(topic_plugins[0], TopicACLPlugin):

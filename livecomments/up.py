@@ -29,6 +29,12 @@ def _choose_ports(settings: Settings, explicit: Mapping[str, bool]) -> Settings:
     return settings.with_overrides(**chosen)
 
 
+def _cli() -> str:
+    """How to call this CLI again from a shell (it may live in a virtualenv not on PATH)."""
+    script = Path(sys.executable).parent / "livecomments"
+    return str(script) if script.exists() else f"{sys.executable} -m livecomments"
+
+
 def banner(settings: Settings, data_dir: Path) -> str:
     h = settings.host
     return "\n".join(
@@ -40,7 +46,7 @@ def banner(settings: Settings, data_dir: Path) -> str:
             f"   e.g. mosquitto_sub -p {settings.mqtt_port} -t 'live/#' -v",
             f"  MQTT (WebSocket)  ws://{h}:{settings.ws_port}/mqtt",
             f"  data dir          {data_dir}",
-            "  a token to post:  livecomments token alice --name Alice"
+            f"  a token to post:  {_cli()} token alice --name Alice"
             + (f" --data-dir {data_dir}" if not settings.secret else ""),
             "Ctrl-C or SIGTERM stops every part.",
         ]

@@ -484,3 +484,15 @@ def test_broker_thread_reports_a_missing_users_file(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(embedded.credentials, "ensure_credentials", lambda data_dir: None)
     with pytest.raises(embedded.BrokerStartError, match="broker-users.json"):
         embedded.BrokerThread(settings).start()
+
+
+def test_subscription_table_can_change_while_it_is_walked() -> None:
+    """amqtt walks its subscription table while awaiting sends; a subscribe meanwhile must not end the walk."""
+    from broker.embedded import _SnapshotDict
+
+    table = _SnapshotDict({"live/#": []})
+    for _key in table:
+        table["live/videos/v1/comments"] = []
+    for _key, _value in table.items():
+        table["live/videos/v2/comments"] = []
+    assert set(table) == {"live/#", "live/videos/v1/comments", "live/videos/v2/comments"}
