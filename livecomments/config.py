@@ -53,8 +53,6 @@ class Settings:
         if self.mqtt_url is not None and urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp"):
             raise ConfigError("mqtt_url must look like mqtt://[user:password@]host:port")
         Topics(self.live_prefix, self.ingest_prefix)  # validates the prefixes
-        if self.secret is not None and len(self.secret.encode()) < 32:
-            raise ConfigError("LIVECOMMENTS_SECRET must be at least 32 bytes (HS256 needs a key as long as its hash)")
 
     @property
     def topics(self) -> Topics:

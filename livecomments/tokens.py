@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +16,21 @@ from livecomments.credentials import ensure_credentials
 from livecomments.validation import is_valid_id
 
 ROLES = ("moderator", "admin")
+MIN_SECRET_BYTES = 32
+
+log = logging.getLogger("livecomments.tokens")
+
+# PyJWT warns on every sign and check with a short HS256 key; we say it once, at start-up.
+warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
+
+
+@functools.cache
+def _warn_short(length: int) -> None:
+    log.warning(
+        "LIVECOMMENTS_SECRET is %d bytes; use at least %d random bytes for HS256 in production",
+        length,
+        MIN_SECRET_BYTES,
+    )
 
 
 class TokenError(ValueError):
@@ -36,7 +54,11 @@ class Identity:
 
 def hs256_secret(settings: Settings) -> str:
     """The configured secret, else the one generated for this data dir."""
-    return settings.secret or ensure_credentials(settings.data_dir).token_secret
+    if settings.secret:
+        if len(settings.secret.encode()) < MIN_SECRET_BYTES:
+            _warn_short(len(settings.secret.encode()))
+        return settings.secret
+    return ensure_credentials(settings.data_dir).token_secret
 
 
 def issue(secret: str, user_id: str, name: str | None = None, roles: Sequence[str] = (), ttl_s: int = 86400) -> str:

@@ -164,3 +164,13 @@ def test_recent_window_keeps_last_n() -> None:
     w.bump_replies("4", 2)
     assert w.comments()[1]["reply_count"] == 2
     assert w.latest() == {"id": "5", "reply_count": 0}
+
+
+def test_a_short_secret_still_signs_and_verifies() -> None:
+    from livecomments import tokens
+
+    secret = tokens.hs256_secret(Settings(secret="short"))
+    who = tokens.verify(tokens.issue(secret, "u1", "Ann", ["moderator"]), secret)
+    assert (who.user_id, who.name, who.is_moderator) == ("u1", "Ann", True)
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(tokens.issue("other", "u1"), secret)
