@@ -37,6 +37,9 @@ class Settings:
     recent_size: int = 50
     sweep_after_s: float = 2.0  # a pending comment older than this is re-driven by the bridge
     dev: bool = False  # development conveniences (e.g. the page's dev sign-in)
+    # Broker WebSocket URLs handed to browsers, comma-separated, tried in order with failover;
+    # default: ws://<the host the page was requested from>:<ws_port>/mqtt
+    public_ws_urls: str | None = None
     rate_limit_count: int = 20
     rate_limit_window_s: int = 30
     bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own

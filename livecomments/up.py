@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Mapping
@@ -60,6 +61,8 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
     from webapp.server import make_server, shutdown_server
 
     settings = _choose_ports(settings, explicit)
+    if "LIVECOMMENTS_DEV" not in os.environ:
+        settings = settings.with_overrides(dev=True)  # the embedded default is for development
     data_dir = settings.data_dir.resolve()
     ensure_credentials(data_dir)
     engine = make_engine(settings.effective_database_url)
