@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-import orjson
 from sqlalchemy.orm import Session
 
-from livecomments.models import Comment, CommentStatus, EventType, LiveEvent, Video
+from livecomments.models import Ban, Comment, CommentStatus, Video
+from livecomments.outbox import append_event, lock_video
 from livecomments.wire import Submission, comment_event, comment_view
 from moderation.policy import Decision, Verdict, VideoRules, decide
 
@@ -74,33 +75,39 @@ def _row_for(session: Session, sub: Submission) -> Comment | None:
     return row
 
 
-def _decide(session: Session, video: Video, row: Comment) -> Decision:
+def _decide(session: Session, video: Video, row: Comment, now_ms: int) -> Decision:
     problem = _parent_problem(session, row)
     if problem is not None:
         return Decision(Verdict.REJECT, problem)
-    return decide(VideoRules(video.status, video.chat, video.hold_for_review))
+    ban = session.get(Ban, (row.video_id, row.user_id))
+    if ban is not None and ban.active(now_ms):
+        return Decision(Verdict.REJECT, "banned")
+    rules = VideoRules(video.status, video.chat, video.hold_for_review)
+    return decide(rules, author_is_moderator=row.by_moderator)
 
 
 def _approve(session: Session, video: Video, row: Comment, result: BatchResult) -> None:
-    video.last_seq += 1
-    row.seq = video.last_seq
     row.status = CommentStatus.APPROVED
     if row.parent_id is not None:
         parent = session.get(Comment, row.parent_id)
         if parent is not None:
             parent.reply_count += 1
             result.reply_counts[parent.id] = parent.reply_count
-    event = comment_event(row.seq, comment_view(row))
-    session.add(LiveEvent(video_id=video.id, seq=row.seq, type=EventType.COMMENT, payload=orjson.dumps(event).decode()))
+
+    def build(seq: int) -> dict[str, Any]:
+        row.seq = seq
+        return comment_event(seq, comment_view(row))
+
+    append_event(session, video, build)
 
 
-def apply_batch(session: Session, submissions: Sequence[Submission]) -> BatchResult:
+def apply_batch(session: Session, submissions: Sequence[Submission], now_ms: int) -> BatchResult:
     """Decide and record each submission in order; the caller commits."""
     result = BatchResult()
     videos: dict[str, Video | None] = {}
     for sub in submissions:
         if sub.video_id not in videos:
-            videos[sub.video_id] = session.get(Video, sub.video_id, with_for_update=True)
+            videos[sub.video_id] = lock_video(session, sub.video_id)
         video = videos[sub.video_id]
         if video is None:
             result.outcomes.append(Outcome.REJECTED)  # no such video: nothing to attach it to
@@ -109,7 +116,7 @@ def apply_batch(session: Session, submissions: Sequence[Submission]) -> BatchRes
         if row is None:
             result.outcomes.append(Outcome.DUPLICATE)
             continue
-        decision = _decide(session, video, row)
+        decision = _decide(session, video, row, now_ms)
         row.reason = decision.reason
         if decision.verdict is Verdict.APPROVE:
             _approve(session, video, row, result)

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from livecomments.models import Comment, CommentStatus, LiveEvent
-from livecomments.wire import Submission, comment_view
+from livecomments.models import Comment, CommentStatus, LiveEvent, Reaction, Video, VideoReaction
+from livecomments.wire import Submission, comment_view, video_state
 
 
 def videos_with_unpublished(session: Session) -> list[str]:
@@ -67,4 +67,48 @@ def recent_comments(session: Session, video_id: str, size: int) -> list[dict[str
         .order_by(Comment.seq.desc())
         .limit(size)
     )
-    return [comment_view(c) for c in reversed(list(rows))]
+    comments = list(reversed(list(rows)))
+    totals = comment_reaction_totals(session, [c.id for c in comments])
+    return [comment_view(c, totals.get(c.id)) for c in comments]
+
+
+def add_live_reactions(session: Session, video_id: str, counts: dict[str, int]) -> bool:
+    """Add aggregated live-reaction clicks to the video's running totals; False if no such video."""
+    if session.get(Video, video_id) is None:
+        return False
+    for kind, n in counts.items():
+        row = session.get(VideoReaction, (video_id, kind), with_for_update=True)
+        if row is None:
+            session.add(VideoReaction(video_id=video_id, kind=kind, count=n))
+        else:
+            row.count += n
+    return True
+
+
+def video_reaction_totals(session: Session, video_id: str) -> dict[str, int]:
+    rows = session.execute(select(VideoReaction.kind, VideoReaction.count).where(VideoReaction.video_id == video_id))
+    return {kind: int(count) for kind, count in rows if count}
+
+
+def comment_reaction_totals(session: Session, comment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Per-comment reaction counts by kind, for the given comments (those with any)."""
+    if not comment_ids:
+        return {}
+    rows = session.execute(
+        select(Reaction.comment_id, Reaction.kind, func.count())
+        .where(Reaction.comment_id.in_(list(comment_ids)))
+        .group_by(Reaction.comment_id, Reaction.kind)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for comment_id, kind, n in rows:
+        out.setdefault(comment_id, {})[kind] = int(n)
+    return out
+
+
+def video_state_of(session: Session, video_id: str) -> dict[str, Any] | None:
+    video = session.get(Video, video_id)
+    if video is None:
+        return None
+    pinned = session.get(Comment, video.pinned_comment_id) if video.pinned_comment_id else None
+    pinned_view = comment_view(pinned) if pinned is not None and pinned.status == CommentStatus.APPROVED else None
+    return video_state(video.status, video.chat, video.slow_mode_s, video.hold_for_review, 0, pinned_view)

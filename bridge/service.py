@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import paho.mqtt.client as paho
 from prometheus_client import start_http_server
 from sqlalchemy import select
@@ -25,12 +26,18 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.apply import BatchResult, Outcome, apply_batch
+from bridge.dirty import DirtyVideos, Flags
+from bridge.inbox import Inbox
 from bridge.metrics import BridgeMetrics
 from bridge.outbox import (
+    add_live_reactions,
+    comment_reaction_totals,
     mark_published,
     recent_comments,
     stuck_pending,
     unpublished_events,
+    video_reaction_totals,
+    video_state_of,
     videos_with_unpublished,
 )
 from bridge.recent import RecentWindow
@@ -39,12 +46,16 @@ from livecomments.db import create_schema, make_engine
 from livecomments.models import Video, VideoStatus
 from livecomments.mqtt_client import make_client, service_address
 from livecomments.validation import FieldError
-from livecomments.wire import Submission, comment_view, decode_submission, encode_batch, encode_recent, ticker_text
+from livecomments.wire import Submission, comment_view, encode_batch, encode_reactions, encode_recent, ticker_text
 
 log = logging.getLogger("livecomments.bridge")
 
 PUBLISH_TIMEOUT_S = 10.0
 SWEEP_INTERVAL_S = 1.0
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -66,7 +77,10 @@ class Bridge:
         self._generation = 0
         self._resync = threading.Event()
         self._windows: dict[str, RecentWindow] = {}
+        self._dirty = DirtyVideos()
+        self._reactions_sent: dict[str, float] = {}
         self._last_sweep = 0.0
+        self._last_scan = 0.0
         self._client: paho.Client | None = None
         self._sessions: sessionmaker[Session] | None = None
         self.ready = threading.Event()
@@ -117,9 +131,9 @@ class Bridge:
             log.error("broker refused the bridge: %s", reason)
             return
         self._generation += 1
-        client.subscribe(self.topics.ingest_comments_filter, qos=1)
+        client.subscribe(self.topics.ingest_filter, qos=1)
         self._resync.set()
-        log.info("connected to the broker; consuming %s", self.topics.ingest_comments_filter)
+        log.info("connected to the broker; consuming %s", self.topics.ingest_filter)
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         log.warning("disconnected from the broker (%s); paho reconnects", reason)
@@ -134,29 +148,34 @@ class Bridge:
         assert self._sessions is not None
         started = time.perf_counter()
         received = self._drain(timeout)
-        from_ingest, acks = self._decode(received)
-        submissions = from_ingest + self._sweep()
-        if submissions:
+        inbox = self._decode(received)
+        submissions = inbox.submissions + self._sweep()
+        if submissions or inbox.reactions:
             try:
-                result = self._record(submissions)
+                result = self._record(submissions, inbox.reactions)
             except OperationalError:
-                log.exception("database unavailable; will retry %d submissions", len(submissions))
+                log.exception("database unavailable; will retry %d messages", len(received))
                 self.metrics.db_errors.inc()
                 self._retry = received
                 time.sleep(0.5)
                 return
-            self._count(result.outcomes, len(from_ingest))
+            self._count(result.outcomes, len(inbox.submissions))
             self._update_windows(result)
-            touched = result.videos
-        else:
-            touched = set()
-        self._ack(acks)
+            self._dirty.mark(result.videos, recent=True)
+            self._dirty.mark(set(inbox.reactions), reactions=True)
+        for video_id, changed in inbox.nudged.items():
+            events = "events" in changed
+            self._dirty.mark(
+                [video_id], recent=events, reload=events, state="state" in changed, reactions="reactions" in changed
+            )
+        self._ack(received)
+        self._scan_outbox()
         if self._resync.is_set() and self._connected():
             self._resync.clear()
-            touched |= self._resync_targets()
-        if touched:
-            self._publish(touched)
-        if received or touched:
+            self._dirty.mark(self._resync_targets(), recent=True, state=True, reactions=True, reload=True)
+        if self._dirty:
+            self._publish()
+        if received:
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.ready.set()
 
@@ -174,22 +193,17 @@ class Bridge:
                 break
         return items
 
-    def _decode(self, received: Iterable[Received]) -> tuple[list[Submission], list[Received]]:
-        subs: list[Submission] = []
-        acks: list[Received] = []
+    def _decode(self, received: Iterable[Received]) -> Inbox:
+        inbox = Inbox()
         for item in received:
-            acks.append(item)
             msg = item.message
             try:
-                video_id = self.topics.video_of_ingest(msg.topic)
-                if video_id is None:
-                    raise FieldError("topic", f"not an ingest comments topic: {msg.topic[:100]!r}")
-                subs.append(decode_submission(bytes(msg.payload), video_id))
+                inbox.add(self.topics.parse_ingest(msg.topic), bytes(msg.payload))
                 self.metrics.ingest.labels("valid").inc()
             except FieldError as exc:
                 self.metrics.ingest.labels("invalid").inc()
                 log.warning("rejected ingest message on %r (%d bytes): %s", msg.topic[:100], len(msg.payload), exc)
-        return subs, acks
+        return inbox
 
     def _sweep(self) -> list[Submission]:
         now = time.monotonic()
@@ -204,21 +218,26 @@ class Bridge:
             log.info("sweeper re-drives %d pending comments", len(stuck))
         return stuck
 
-    def _record(self, submissions: list[Submission]) -> BatchResult:
+    def _record(self, submissions: list[Submission], reactions: dict[str, dict[str, int]]) -> BatchResult:
         """All in one transaction; if one submission poisons the batch, each on its own."""
         assert self._sessions is not None
         try:
             with self._sessions.begin() as session:
-                return apply_batch(session, submissions)
+                for video_id, counts in reactions.items():
+                    add_live_reactions(session, video_id, counts)
+                return apply_batch(session, submissions, _now_ms())
         except OperationalError:
             raise
         except SQLAlchemyError:
             log.exception("batch of %d failed; deciding one by one", len(submissions))
         merged = BatchResult()
+        with self._sessions.begin() as session:
+            for video_id, counts in reactions.items():
+                add_live_reactions(session, video_id, counts)
         for sub in submissions:
             try:
                 with self._sessions.begin() as session:
-                    one = apply_batch(session, [sub])
+                    one = apply_batch(session, [sub], _now_ms())
             except OperationalError:
                 raise
             except SQLAlchemyError:
@@ -231,6 +250,17 @@ class Bridge:
     def _count(self, outcomes: list[Outcome], n_ingest: int) -> None:
         for i, outcome in enumerate(outcomes):
             self.metrics.outcomes.labels(outcome.value, "ingest" if i < n_ingest else "sweeper").inc()
+
+    def _scan_outbox(self) -> None:
+        """Now and then, find events others appended whose nudge never came."""
+        now = time.monotonic()
+        if now - self._last_scan < SWEEP_INTERVAL_S:
+            return
+        self._last_scan = now
+        assert self._sessions is not None
+        with self._sessions() as session:
+            backlog = set(videos_with_unpublished(session))
+        self._dirty.mark(backlog, recent=True, state=True, reactions=True, reload=True)
 
     def _ack(self, acks: Iterable[Received]) -> None:
         if self._client is None:
@@ -267,21 +297,37 @@ class Bridge:
         assert self._sessions is not None
         with self._sessions() as session:
             backlog = set(videos_with_unpublished(session))
-            live = set(
-                session.scalars(select(Video.id).where(Video.status == VideoStatus.LIVE, Video.last_seq > 0))
-            )
+            live = set(session.scalars(select(Video.id).where(Video.status == VideoStatus.LIVE)))
         self._windows.clear()  # rebuilt from the database: it is the source of truth
         return backlog | live
 
-    def _publish(self, videos: set[str]) -> None:
+    def _publish(self) -> None:
         if not self._connected():
             self._resync.set()  # publish it all once the broker is back
             return
-        assert self._sessions is not None
-        for video_id in sorted(videos):
-            if not self._flush_events(video_id) or not self._publish_retained(video_id):
+        now = time.monotonic()
+        for video_id in sorted(self._dirty.videos()):
+            flags = self._dirty.take(video_id, reactions_due=now - self._reactions_sent.get(video_id, 0.0) >= 0.25)
+            if not self._publish_video(video_id, flags):
+                self._dirty.mark({video_id}, **flags.as_marks())
                 self._resync.set()
                 return
+            if flags.reactions:
+                self._reactions_sent[video_id] = now
+
+    def _publish_video(self, video_id: str, flags: Flags) -> bool:
+        if not self._flush_events(video_id):
+            return False
+        if flags.reload:
+            self._windows.pop(video_id, None)  # a delete, approve or restore changed it: rebuild
+        infos: list[paho.MQTTMessageInfo] = []
+        if flags.recent or flags.reload:
+            infos += self._retained_recent(video_id)
+        if flags.state:
+            infos += self._retained_state(video_id)
+        if flags.reactions:
+            infos += self._retained_reactions(video_id)
+        return all(self._confirmed(info) for info in infos)
 
     def _flush_events(self, video_id: str) -> bool:
         """Publish the video's unpublished events in seq order; mark them once the broker has them."""
@@ -299,22 +345,38 @@ class Bridge:
             self.metrics.events_published.inc(len(events))
             self.metrics.batches_published.inc()
 
-    def _publish_retained(self, video_id: str) -> bool:
-        assert self._sessions is not None and self._client is not None
+    def _retain(self, topic: str, payload: bytes) -> paho.MQTTMessageInfo:
+        assert self._client is not None
+        return self._client.publish(topic, payload, qos=1, retain=True)
+
+    def _retained_recent(self, video_id: str) -> list[paho.MQTTMessageInfo]:
+        assert self._sessions is not None
         with self._sessions() as session:
             window = self._window(session, video_id)
             video = session.get(Video, video_id)
             seq = video.last_seq if video is not None else 0
-        infos = [
-            self._client.publish(
-                self.topics.recent(video_id), encode_recent(video_id, seq, window.comments()), qos=1, retain=True
-            )
-        ]
+        infos = [self._retain(self.topics.recent(video_id), encode_recent(video_id, seq, window.comments()))]
         latest = window.latest()
         if latest is not None:
             ticker = ticker_text(latest["user"]["name"], latest["text"])
-            infos.append(self._client.publish(self.topics.ticker(video_id), ticker, qos=1, retain=True))
-        return all(self._confirmed(info) for info in infos)
+            infos.append(self._retain(self.topics.ticker(video_id), ticker))
+        return infos
+
+    def _retained_state(self, video_id: str) -> list[paho.MQTTMessageInfo]:
+        assert self._sessions is not None
+        with self._sessions() as session:
+            state = video_state_of(session, video_id)
+        if state is None:
+            return []
+        return [self._retain(self.topics.state(video_id), orjson.dumps(state))]
+
+    def _retained_reactions(self, video_id: str) -> list[paho.MQTTMessageInfo]:
+        assert self._sessions is not None
+        with self._sessions() as session:
+            window = self._window(session, video_id)
+            totals = video_reaction_totals(session, video_id)
+            per_comment = comment_reaction_totals(session, [c["id"] for c in window.comments()])
+        return [self._retain(self.topics.reactions(video_id), encode_reactions(video_id, totals, per_comment))]
 
     @staticmethod
     def _confirmed(info: paho.MQTTMessageInfo) -> bool:

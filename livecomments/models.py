@@ -90,6 +90,7 @@ class Comment(Base):
     reply_count: Mapped[int] = mapped_column(Integer, default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    by_moderator: Mapped[bool] = mapped_column(Boolean, default=False)  # exempt from hold-for-review
 
 
 class LiveEvent(Base):
@@ -101,3 +102,77 @@ class LiveEvent(Base):
     type: Mapped[str] = mapped_column(String(16))
     payload: Mapped[str] = mapped_column(Text)  # the event as JSON, exactly as sent
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReactionKind(StrEnum):
+    LIKE = "like"
+    LOVE = "love"
+    HAHA = "haha"
+    WOW = "wow"
+    SAD = "sad"
+    ANGRY = "angry"
+
+
+class Ban(Base):
+    """A user banned from a video's chat; `until_ms` None means permanent."""
+
+    __tablename__ = "bans"
+
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    by_user_id: Mapped[str] = mapped_column(String(64))
+    created_ts: Mapped[int] = mapped_column(BigInteger)
+
+    def active(self, now_ms: int) -> bool:
+        return self.until_ms is None or self.until_ms > now_ms
+
+
+class Reaction(Base):
+    """One reaction of a kind by a user on a comment."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (Index("ix_reactions_comment", "comment_id", "kind"),)
+
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class VideoReaction(Base):
+    """Running totals of a video's live (ephemeral) reactions, per kind."""
+
+    __tablename__ = "video_reactions"
+
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Report(Base):
+    """A user's report of a comment (one per user per comment)."""
+
+    __tablename__ = "reports"
+
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """Every moderation action: who, what, when, why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_video_ts", "video_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    video_id: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    ts: Mapped[int] = mapped_column(BigInteger)

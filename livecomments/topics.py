@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from livecomments.validation import check_id
 
+INGEST_KINDS = ("comments", "reactions", "changes")
+
 
 @dataclass(frozen=True)
 class Topics:
@@ -45,20 +47,33 @@ class Topics:
     def ingest_reactions(self, video_id: str) -> str:
         return f"{self.ingest_prefix}videos/{check_id('video_id', video_id)}/reactions"
 
+    def ingest_changes(self, video_id: str) -> str:
+        """A nudge from a service that wrote events to the outbox (moderation, reactions)."""
+        return f"{self.ingest_prefix}videos/{check_id('video_id', video_id)}/changes"
+
     @property
     def ingest_comments_filter(self) -> str:
         return f"{self.ingest_prefix}videos/+/comments"
+
+    @property
+    def ingest_filter(self) -> str:
+        return f"{self.ingest_prefix}videos/+/+"
 
     @property
     def live_filter(self) -> str:
         return f"{self.live_prefix}#"
 
     def video_of_ingest(self, topic: str) -> str | None:
-        """The video id named by an ingest topic, or None if the topic is not one of ours."""
+        """The video id named by an ingest comments topic, or None."""
+        parsed = self.parse_ingest(topic)
+        return parsed[0] if parsed is not None and parsed[1] == "comments" else None
+
+    def parse_ingest(self, topic: str) -> tuple[str, str] | None:
+        """(video id, kind) of an ingest topic — kind is comments, reactions or changes — or None."""
         head = f"{self.ingest_prefix}videos/"
         if not topic.startswith(head):
             return None
         parts = topic[len(head):].split("/")
-        if len(parts) != 2 or parts[1] not in ("comments", "reactions"):
+        if len(parts) != 2 or parts[1] not in INGEST_KINDS:
             return None
-        return parts[0]
+        return parts[0], parts[1]

@@ -97,6 +97,18 @@ def comment_event(seq: int, comment: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": EventType.COMMENT.value, "seq": seq, "comment": dict(comment)}
 
 
+def delete_event(seq: int, comment_id: str) -> dict[str, Any]:
+    return {"type": EventType.DELETE.value, "seq": seq, "id": comment_id}
+
+
+def pin_event(seq: int, comment: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": EventType.PIN.value, "seq": seq, "comment": dict(comment)}
+
+
+def unpin_event(seq: int) -> dict[str, Any]:
+    return {"type": EventType.UNPIN.value, "seq": seq}
+
+
 def encode_batch(video_id: str, events: Sequence[Mapping[str, Any]]) -> bytes:
     """One message on `live/videos/{v}/comments`: events in `seq` order."""
     ordered = sorted(events, key=lambda e: int(e["seq"]))
@@ -139,3 +151,40 @@ def video_state(
         "viewers": viewers,
         "pinned": dict(pinned) if pinned is not None else None,
     }
+
+
+def decode_reaction_counts(payload: bytes, topic_video_id: str, kinds: Iterable[str]) -> dict[str, int]:
+    """An aggregated live-reaction message on `ingest/videos/{v}/reactions`: `{"video_id", "counts": {kind: n}}`."""
+    if len(payload) > MAX_INGEST_BYTES:
+        raise FieldError("payload", f"larger than {MAX_INGEST_BYTES} bytes")
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise FieldError("payload", "not valid UTF-8 JSON") from exc
+    if not isinstance(doc, dict) or doc.get("video_id") != topic_video_id:
+        raise FieldError("video_id", "must name the topic's video")
+    counts = doc.get("counts")
+    allowed = set(kinds)
+    if not isinstance(counts, dict) or not counts:
+        raise FieldError("counts", "must be a non-empty object of kind -> count")
+    out: dict[str, int] = {}
+    for kind, n in counts.items():
+        if kind not in allowed:
+            raise FieldError("counts", f"unknown reaction kind {str(kind)[:20]!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 < n <= 1_000_000:
+            raise FieldError("counts", "each count must be a positive integer")
+        out[kind] = n
+    return out
+
+
+def encode_reactions(
+    video_id: str, video_totals: Mapping[str, int], comment_totals: Mapping[str, Mapping[str, int]]
+) -> bytes:
+    """The retained `reactions` snapshot: the video's live totals and the recent window's comments'."""
+    return orjson.dumps(
+        {
+            "video_id": video_id,
+            "video": dict(video_totals),
+            "comments": {cid: dict(t) for cid, t in comment_totals.items()},
+        }
+    )

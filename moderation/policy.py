@@ -37,3 +37,11 @@ def decide(rules: VideoRules, *, author_is_moderator: bool = False) -> Decision:
     if rules.hold_for_review and not author_is_moderator:
         return Decision(Verdict.HOLD, "hold_for_review")
     return Decision(Verdict.APPROVE)
+
+
+def screen_text(text: str, video_terms: list[str]) -> Decision | None:
+    """Placeholder until the evasion-proof matcher lands: whole words, case-insensitive."""
+    words = set(text.casefold().split())
+    if any(term.casefold() in words for term in video_terms):
+        return Decision(Verdict.REJECT, "blocked_term")
+    return None

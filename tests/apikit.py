@@ -59,3 +59,14 @@ class Api:
                 pass
             time.sleep(0.1)
         raise TimeoutError("web app never became ready")
+
+    def call(self, method: str, path: str, user: str | None = None, roles: tuple[str, ...] = (),
+             **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if user is not None:
+            headers["Authorization"] = f"Bearer {self.token(user, roles=roles)}"
+        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=10, **kwargs)
+
+    def mod(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """As a moderator."""
+        return self.call(method, path, user="mod", roles=("moderator",), **kwargs)

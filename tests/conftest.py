@@ -143,3 +143,31 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     s.data_dir.mkdir()
     yield s
     s.stop_all()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server of our own on a free port (never the machine's 6379)."""
+    import shutil
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed (./dev setup installs it)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    with (workdir / "redis.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(workdir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, proc=proc)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+from tests.systemkit import system  # noqa: E402, F401 - the whole-system fixture, for every test module

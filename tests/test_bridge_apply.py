@@ -36,7 +36,7 @@ def sub(video: str = "v1", parent: str | None = None, text: str = "hi") -> Submi
 
 def run(sessions: sessionmaker[Session], subs: list[Submission]) -> list[Outcome]:
     with sessions.begin() as s:
-        return apply_batch(s, subs).outcomes
+        return apply_batch(s, subs, 1764000000000).outcomes
 
 
 def test_seq_runs_per_video_without_gaps(sessions: sessionmaker[Session]) -> None:

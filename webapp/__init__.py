@@ -12,8 +12,10 @@ from sqlalchemy.engine import make_url
 
 from livecomments import db as core_db
 from livecomments.config import Settings
+from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.errors import register_error_handlers
 from webapp.extensions import EXTENSION_KEY, AppState, app_state, db
+from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
 from webapp.publisher import MemoryPublisher, MqttPublisher, Publisher
 
@@ -65,6 +67,22 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (videos, comments, health, openapi):
         app.register_blueprint(module.bp)
+    from webapp import moderation_views, reactions
+
+    for module in (moderation_views, reactions):
+        app.register_blueprint(module.bp)
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter:
+    """Redis when configured (shared by every web process), else this process's own store."""
+    if settings.redis_url:
+        import redis
+
+        from moderation.ratelimit_redis import RedisRateLimiter
+
+        log.info("rate limits in Redis at %s", make_url(settings.redis_url).render_as_string(hide_password=True))
+        return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+    return MemoryRateLimiter()
 
 
 def create_app(
@@ -80,7 +98,13 @@ def create_app(
     _init_database(app, settings)
     if publisher is None:
         publisher = MqttPublisher(settings)
-    state = AppState(settings=settings, publisher=publisher, metrics=Metrics())
+    state = AppState(
+        settings=settings,
+        publisher=publisher,
+        metrics=Metrics(),
+        limiter=_rate_limiter(settings),
+        live_reactions=LiveReactionBuffer(publisher),
+    )
     app.extensions[EXTENSION_KEY] = state
     register_error_handlers(app)
     app.before_request(_start_timer)
@@ -96,6 +120,9 @@ def create_app(
 
 def close_app(app: Flask) -> None:
     """Release what create_app opened: the publisher's connection and the database pool."""
-    app_state(app).publisher.close()
+    state = app_state(app)
+    if state.live_reactions is not None:
+        state.live_reactions.close()
+    state.publisher.close()
     with app.app_context():
         db.engine.dispose()

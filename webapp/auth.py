@@ -60,6 +60,13 @@ def require_admin() -> Identity:
     return who
 
 
+def require_moderator() -> Identity:
+    who = require_user()
+    if not who.is_moderator:
+        raise forbidden("this needs the moderator role")
+    return who
+
+
 def display_name(who: Identity) -> str:
     """The token's name if it keeps the contract's rules for names, else the user id."""
     try:

@@ -12,7 +12,9 @@ from livecomments.models import ChatState, Comment, CommentStatus, Video, VideoS
 from livecomments.tokens import Identity
 from livecomments.validation import FieldError, check_ulid, clean_text
 from livecomments.wire import Submission
-from webapp import auth, store
+from moderation.policy import screen_text
+from moderation.ratelimit import Limits
+from webapp import auth, moderation_store, store
 from webapp.apidoc import Header, operation
 from webapp.errors import UNAVAILABLE_ERRORS, ApiError, bad_request, not_found, unavailable
 from webapp.extensions import app_state
@@ -38,6 +40,7 @@ class Draft:
     text: str
     parent_id: str | None
     idempotency_key: str | None
+    by_moderator: bool = False
 
 
 def _idempotency_key() -> str | None:
@@ -55,7 +58,9 @@ def _draft(who: Identity, video_id: str, body: NewComment) -> Draft:
         parent_id = None if body.parent_id is None else check_ulid("parent_id", body.parent_id)
     except FieldError as exc:
         raise field_error(exc) from exc
-    return Draft(video_id, who.user_id, auth.display_name(who), text, parent_id, _idempotency_key())
+    return Draft(
+        video_id, who.user_id, auth.display_name(who), text, parent_id, _idempotency_key(), who.is_moderator
+    )
 
 
 def _earlier(draft: Draft) -> Comment | None:
@@ -93,6 +98,32 @@ def _check_parent(draft: Draft) -> None:
         raise bad_request("parent_id: replies cannot be replied to (threads are one level deep)")
 
 
+def _gate(who: Identity, video: Video, draft: Draft) -> None:
+    """The door's moderation: bans (403), blocked terms (422), rate limit and slow mode (429).
+    Moderators and admins are exempt from the limits."""
+    now = app_state().clock()
+    ban = moderation_store.active_ban(video.id, who.user_id, now)
+    if ban is not None:
+        until = "permanently" if ban.until_ms is None else f"until {ban.until_ms} (ms since the epoch)"
+        raise ApiError(403, "banned", f"you are banned from this chat {until}")
+    screened = screen_text(draft.text, video.blocked_terms or [])
+    if screened is not None:
+        raise ApiError(422, "rejected", "the comment was rejected by moderation: it contains a blocked term")
+    if who.is_moderator:
+        return
+    settings = app_state().settings
+    limits = Limits(settings.rate_limit_count, settings.rate_limit_window_s * 1000, video.slow_mode_s * 1000)
+    verdict = app_state().limiter.hit(f"{video.id}:{who.user_id}", limits, now)
+    if not verdict.allowed:
+        what = "slow mode" if video.slow_mode_s and verdict.retry_after_ms <= video.slow_mode_s * 1000 else "rate limit"
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"{what}: wait {verdict.retry_after_s} s before posting again",
+            {"Retry-After": str(verdict.retry_after_s)},
+        )
+
+
 def _record(draft: Draft, now_ms: int) -> tuple[Comment, bool]:
     row = Comment(
         id=str(ULID()),
@@ -106,6 +137,7 @@ def _record(draft: Draft, now_ms: int) -> tuple[Comment, bool]:
         status=CommentStatus.PENDING.value,
         reply_count=0,
         idempotency_key=draft.idempotency_key,
+        by_moderator=draft.by_moderator,
     )
     try:
         return store.add_comment(row)
@@ -133,7 +165,7 @@ def _accepted(comment_id: str) -> Response:
 @operation(
     "Post a comment or a reply",
     request=NewComment,
-    responses={202: Accepted, 400: None, 401: None, 403: None, 404: None, 413: None, 503: None},
+    responses={202: Accepted, 400: None, 401: None, 403: None, 404: None, 413: None, 422: None, 429: None, 503: None},
     auth="required",
     headers=[Header(IDEMPOTENCY_HEADER, "makes retries safe: the same key returns the same id", MAX_IDEMPOTENCY_KEY)],
     tags=["comments"],
@@ -145,10 +177,9 @@ def post_comment(video_id: str) -> Response:
     earlier = _earlier(draft)
     if earlier is not None:
         return _replay(earlier, draft)
-    _check_video(store.get_video(draft.video_id), draft.video_id)
+    video = _check_video(store.get_video(draft.video_id), draft.video_id)
     _check_parent(draft)
-    # Seam: bans (403), rate limit and slow mode (429 + Retry-After; moderators and admins
-    # exempt) and synchronous moderation (422) are decided here, before the row is written.
+    _gate(who, video, draft)
     row, created = _record(draft, app_state().clock())
     if not created:  # a concurrent try with the same key committed first
         return _replay(row, draft)
@@ -172,7 +203,9 @@ def list_comments(video_id: str) -> Response:
     if store.get_video(video_id) is None:
         raise not_found(f"no video {video_id!r}")
     page = store.HistoryPage(video_id, q.limit, q.before_seq, q.after_seq, q.parent_id)
-    comments = [comment_json(c) for c in store.history(page)]
+    rows = store.history(page)
+    counts = moderation_store.reaction_counts([c.id for c in rows])
+    comments = [comment_json(c, counts.get(c.id)) for c in rows]
     return json_response({"video_id": video_id, "comments": comments})
 
 
@@ -194,4 +227,4 @@ def get_comment(comment_id: str) -> Response:
     row = store.get_comment(comment_id)
     if row is None or not may_see(row, who):
         raise not_found(f"no comment {comment_id!r}")
-    return json_response(comment_with_status(row))
+    return json_response(comment_with_status(row, moderation_store.reaction_counts([row.id]).get(row.id)))

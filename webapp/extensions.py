@@ -13,6 +13,8 @@ from flask_sqlalchemy import SQLAlchemy
 
 from livecomments.config import Settings
 from livecomments.models import Base
+from moderation.ratelimit import MemoryRateLimiter, RateLimiter
+from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
 from webapp.publisher import Publisher
 
@@ -34,6 +36,8 @@ class AppState:
     settings: Settings
     publisher: Publisher
     metrics: Metrics
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    live_reactions: LiveReactionBuffer | None = None
     clock: Callable[[], int] = now_ms
     openapi: dict[str, Any] | None = field(default=None, repr=False)
 

@@ -7,6 +7,7 @@ import logging
 import threading
 from typing import Protocol
 
+import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from ulid import ULID
@@ -28,6 +29,13 @@ class PublishError(RuntimeError):
 class Publisher(Protocol):
     def publish_submission(self, sub: Submission) -> None:
         """Queue one submission for the broker without blocking; raise PublishError if it was not sent."""
+
+    def nudge(self, video_id: str, *changed: str) -> None:
+        """Tell the bridge what changed ("events", "state", "reactions"; nothing named: all).
+        Best effort: the bridge also scans the outbox every second."""
+
+    def publish_reactions(self, video_id: str, counts: dict[str, int]) -> None:
+        """Hand aggregated live-reaction clicks to the bridge; raise PublishError if not sent."""
 
     def is_connected(self) -> bool: ...
 
@@ -61,6 +69,16 @@ class MqttPublisher:
             # NO_CONN: paho keeps a QoS 1 message and sends it after reconnecting.
             raise PublishError(f"not sent to the broker now: {paho.error_string(info.rc)}")
 
+    def nudge(self, video_id: str, *changed: str) -> None:
+        payload = orjson.dumps({"video_id": video_id, "changed": list(changed)})
+        self._client.publish(self._topics.ingest_changes(video_id), payload, qos=0, retain=False)
+
+    def publish_reactions(self, video_id: str, counts: dict[str, int]) -> None:
+        payload = orjson.dumps({"video_id": video_id, "counts": counts})
+        info = self._client.publish(self._topics.ingest_reactions(video_id), payload, qos=1, retain=False)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise PublishError(f"not sent to the broker now: {paho.error_string(info.rc)}")
+
     def is_connected(self) -> bool:
         return bool(self._client.is_connected())
 
@@ -74,6 +92,9 @@ class MemoryPublisher:
 
     def __init__(self) -> None:
         self.submissions: list[Submission] = []
+        self.nudges: list[str] = []
+        self.changes: list[tuple[str, tuple[str, ...]]] = []
+        self.reactions: list[tuple[str, dict[str, int]]] = []
         self.connected = True
         self.closed = False
         self._lock = threading.Lock()
@@ -83,6 +104,17 @@ class MemoryPublisher:
             raise PublishError("not connected (simulated)")
         with self._lock:
             self.submissions.append(sub)
+
+    def nudge(self, video_id: str, *changed: str) -> None:
+        with self._lock:
+            self.nudges.append(video_id)
+            self.changes.append((video_id, changed))
+
+    def publish_reactions(self, video_id: str, counts: dict[str, int]) -> None:
+        if not self.connected:
+            raise PublishError("not connected (simulated)")
+        with self._lock:
+            self.reactions.append((video_id, dict(counts)))
 
     def is_connected(self) -> bool:
         return self.connected and not self.closed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from livecomments.models import Comment, CommentStatus, Video
@@ -11,12 +12,12 @@ from livecomments.wire import comment_view, video_state
 VISIBLE_TO_ALL = frozenset({CommentStatus.APPROVED.value, CommentStatus.DELETED.value})
 
 
-def comment_json(c: Comment) -> dict[str, Any]:
-    return comment_view(c)
+def comment_json(c: Comment, reactions: Mapping[str, int] | None = None) -> dict[str, Any]:
+    return comment_view(c, reactions)
 
 
-def comment_with_status(c: Comment) -> dict[str, Any]:
-    view = comment_view(c)
+def comment_with_status(c: Comment, reactions: Mapping[str, int] | None = None) -> dict[str, Any]:
+    view = comment_view(c, reactions)
     if c.status == CommentStatus.DELETED.value:
         view["text"] = ""
     view["status"] = c.status

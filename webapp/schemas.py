@@ -114,3 +114,49 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"]
     checks: dict[str, str]
+
+
+REACTION_KINDS = ("like", "love", "haha", "wow", "sad", "angry")
+ReactionKindName = Literal["like", "love", "haha", "wow", "sad", "angry"]
+MAX_REASON = 500
+MAX_BLOCKED_TERMS = 500
+
+
+class ReasonBody(StrictBody):
+    reason: str | None = Field(None, max_length=MAX_REASON * 4, description="why (shown in the audit log)")
+
+
+class BanBody(ReasonBody):
+    duration_s: int | None = Field(None, ge=1, le=10 * 365 * 86400, description="a timeout; absent = permanent")
+
+
+class SettingsPatch(StrictBody):
+    chat: Literal["open", "closed"] | None = None
+    slow_mode_s: int | None = Field(None, ge=0, le=86400)
+    hold_for_review: bool | None = None
+    blocked_terms: list[str] | None = Field(None, max_length=MAX_BLOCKED_TERMS)
+    reports_to_hold: int | None = Field(None, ge=1, le=10000)
+
+
+class PinBody(StrictBody):
+    comment_id: Ulid
+
+
+class LiveReactionBody(StrictBody):
+    kind: ReactionKindName
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    video_id: str
+    actor: str
+    action: str
+    target: str | None
+    reason: str | None
+    detail: dict[str, object]
+    ts: int
+
+
+class AuditLog(BaseModel):
+    video_id: str
+    entries: list[AuditEntryOut]

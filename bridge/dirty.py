@@ -1,0 +1,46 @@
+"""Which retained views of which videos need publishing again (pure bookkeeping)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class Flags:
+    recent: bool = False  # recent + ticker
+    state: bool = False
+    reactions: bool = False
+    reload: bool = False  # the recent window must be rebuilt from the database
+
+    def as_marks(self) -> dict[str, bool]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __bool__(self) -> bool:
+        return any(self.as_marks().values())
+
+
+class DirtyVideos:
+    def __init__(self) -> None:
+        self._flags: dict[str, Flags] = {}
+
+    def mark(self, videos: Iterable[str], **marks: bool) -> None:
+        for video_id in videos:
+            flags = self._flags.setdefault(video_id, Flags())
+            for name, on in marks.items():
+                if on:
+                    setattr(flags, name, True)
+
+    def videos(self) -> list[str]:
+        return list(self._flags)
+
+    def take(self, video_id: str, reactions_due: bool) -> Flags:
+        """The flags to act on now. Reactions wait (stay marked) until they are due."""
+        flags = self._flags.pop(video_id)
+        if flags.reactions and not reactions_due:
+            self._flags[video_id] = Flags(reactions=True)
+            flags = Flags(flags.recent, flags.state, False, flags.reload)
+        return flags
+
+    def __bool__(self) -> bool:
+        return bool(self._flags)

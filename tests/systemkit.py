@@ -1,0 +1,65 @@
+"""A whole system for tests: real broker, bridge and web app processes on free ports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from livecomments.credentials import CREDENTIALS_FILE
+from livecomments.db import make_engine
+from livecomments.models import Comment
+from livecomments.ports import free_port
+from tests.apikit import Api
+from tests.conftest import Stack
+from tests.mqttkit import Collector
+
+
+@dataclass
+class System:
+    stack: Stack
+    api: Api
+    metrics_port: int
+    sessions: sessionmaker[Session]
+
+    def creds(self, account: str) -> tuple[str, str]:
+        doc = json.loads((self.stack.data_dir / CREDENTIALS_FILE).read_text())
+        return account, doc["passwords"][account]
+
+    def viewer(self, *topics: str) -> Collector:
+        return Collector(self.stack.mqtt_port, *topics)
+
+    def bridge_metric(self, name: str, **labels: str) -> float:
+        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+        for line in text.splitlines():
+            if line.startswith(want + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    def rows(self, video_id: str) -> list[Comment]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Comment).where(Comment.video_id == video_id).order_by(Comment.seq)))
+
+
+@pytest.fixture
+def system(stack: Stack) -> Iterator[System]:
+    metrics_port = free_port()
+    stack.broker()
+    bridge = stack.service("bridge")
+    bridge.env["LIVECOMMENTS_BRIDGE_METRICS_PORT"] = str(metrics_port)
+    bridge.ports = [metrics_port]
+    bridge.start()
+    stack.web()
+    api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
+    api.wait_ready()
+    engine = make_engine(f"sqlite:///{stack.data_dir / 'livecomments.sqlite3'}")
+    yield System(stack, api, metrics_port, sessions=sessionmaker(engine))
+    engine.dispose()
+
+

@@ -1,0 +1,233 @@
+"""Moderation and reactions through HTTP and MQTT, with real broker, bridge and web app."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.mqttkit import Collector
+from tests.systemkit import System
+
+V = "v1"
+COMMENTS = f"live/videos/{V}/comments"
+RECENT = f"live/videos/{V}/recent"
+STATE = f"live/videos/{V}/state"
+REACTIONS = f"live/videos/{V}/reactions"
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.05)
+
+
+def latest(viewer: Collector, topic: str) -> dict:  # type: ignore[type-arg]
+    return viewer.on(topic)[-1].json()
+
+
+def post_and_see(system: System, viewer: Collector, text: str, user: str = "alice") -> str:
+    r = system.api.post(V, text, user=user)
+    assert r.status_code == 202, r.text
+    cid = r.json()["id"]
+    viewer.wait_for(lambda _m: cid in [e.get("comment", {}).get("id") for e in viewer.events(COMMENTS)])
+    return str(cid)
+
+
+@pytest.fixture
+def live(system: System) -> Collector:
+    assert system.api.create_video(V).status_code == 201
+    viewer = system.viewer(COMMENTS, RECENT, STATE, REACTIONS)
+    yield viewer  # type: ignore[misc]
+    viewer.close()
+
+
+MODERATOR_ACTIONS = [
+    ("GET", f"/api/videos/{V}/review", None),
+    ("POST", "/api/comments/{cid}/approve", None),
+    ("POST", "/api/comments/{cid}/reject", None),
+    ("PUT", f"/api/videos/{V}/bans/bob", {}),
+    ("DELETE", f"/api/videos/{V}/bans/bob", None),
+    ("PATCH", f"/api/videos/{V}/settings", {"chat": "closed"}),
+    ("PUT", f"/api/videos/{V}/pin", {"comment_id": "{cid}"}),
+    ("DELETE", f"/api/videos/{V}/pin", None),
+    ("GET", f"/api/videos/{V}/audit", None),
+]
+
+
+def test_every_moderator_action_is_403_for_viewers(system: System, live: Collector) -> None:
+    cid = post_and_see(system, live, "hello")
+    for method, path, body in MODERATOR_ACTIONS:
+        json_body = {k: v.format(cid=cid) if isinstance(v, str) else v for k, v in body.items()} if body else None
+        r = system.api.call(method, path.format(cid=cid), user="alice", json=json_body)
+        assert r.status_code == 403, (method, path, r.text)
+        assert system.api.call(method, path.format(cid=cid), json=json_body).status_code == 401
+    assert system.api.call("DELETE", f"/api/comments/{cid}", user="bob").status_code == 403
+
+
+def test_slow_mode_and_rate_limit_answer_429_with_an_honest_retry_after(system: System, live: Collector) -> None:
+    assert system.api.mod("PATCH", f"/api/videos/{V}/settings", json={"slow_mode_s": 30}).status_code == 200
+    assert system.api.post(V, "first", user="alice").status_code == 202
+    r = system.api.post(V, "second", user="alice")
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+    assert 25 <= int(r.headers["Retry-After"]) <= 30
+    assert system.api.post(V, "other user", user="bob").status_code == 202
+    for i in range(3):  # moderators are exempt
+        assert system.api.call("POST", f"/api/videos/{V}/comments", user="mod", roles=("moderator",),
+                               json={"text": f"mod {i}"}).status_code == 202
+
+    assert system.api.mod("PATCH", f"/api/videos/{V}/settings", json={"slow_mode_s": 0}).status_code == 200
+    statuses = [system.api.post(V, f"burst {i}", user="carol").status_code for i in range(21)]
+    assert statuses == [202] * 20 + [429]  # contract default: 20 per 30 s
+
+
+def test_bans_and_timeouts(system: System, live: Collector) -> None:
+    assert system.api.mod("PUT", f"/api/videos/{V}/bans/bob", json={"reason": "spam"}).status_code == 204
+    r = system.api.post(V, "let me in", user="bob")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "banned"
+    assert system.api.mod("DELETE", f"/api/videos/{V}/bans/bob").status_code == 204
+    assert system.api.post(V, "back", user="bob").status_code == 202
+
+    assert system.api.mod("PUT", f"/api/videos/{V}/bans/dave", json={"duration_s": 1}).status_code == 204
+    assert system.api.post(V, "timed out", user="dave").status_code == 403
+    eventually(lambda: system.api.post(V, "free again", user="dave").status_code == 202, timeout=10)
+
+
+def test_held_comments_are_unseen_until_approved(system: System, live: Collector) -> None:
+    assert system.api.mod("PATCH", f"/api/videos/{V}/settings", json={"hold_for_review": True}).status_code == 200
+    held = system.api.post(V, "wait for me", user="alice").json()["id"]
+    eventually(lambda: system.api.comment(held, user="alice").json()["status"] == "held")
+    assert system.api.comment(held).status_code == 404  # only the author and moderators see it
+    queue = system.api.mod("GET", f"/api/videos/{V}/review").json()["comments"]
+    assert [c["id"] for c in queue] == [held]
+    assert held not in [e.get("comment", {}).get("id") for e in live.events(COMMENTS)]
+
+    r = system.api.mod("POST", f"/api/comments/{held}/approve")
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    live.wait_for(lambda _m: held in [e.get("comment", {}).get("id") for e in live.events(COMMENTS)])
+    assert system.api.mod("GET", f"/api/videos/{V}/review").json()["comments"] == []
+    assert [c["id"] for c in system.api.history(V).json()["comments"]] == [held]
+
+    rejected = system.api.post(V, "no", user="alice").json()["id"]
+    eventually(lambda: system.api.comment(rejected, user="alice").json()["status"] == "held")
+    assert system.api.mod("POST", f"/api/comments/{rejected}/reject", json={"reason": "off topic"}).json()[
+        "status"] == "rejected"
+
+
+def test_reports_hide_a_comment_and_approval_restores_it(system: System, live: Collector) -> None:
+    assert system.api.mod("PATCH", f"/api/videos/{V}/settings", json={"reports_to_hold": 2}).status_code == 200
+    cid = post_and_see(system, live, "controversial")
+    report = f"/api/comments/{cid}/reports"
+    assert system.api.call("POST", report, user="r1", json={"reason": "rude"}).status_code == 202
+    assert system.api.call("POST", f"/api/comments/{cid}/reports", user="r1", json={}).status_code == 202  # once
+    assert system.api.comment(cid).json()["status"] == "approved"
+    assert system.api.call("POST", f"/api/comments/{cid}/reports", user="r2").status_code == 202
+    live.wait_for(lambda _m: {"type": "delete", "id": cid}.items() <= _last_delete(live).items())
+    live.wait_for(lambda _m: cid not in [c["id"] for c in latest(live, RECENT)["comments"]])
+    assert system.api.history(V).json()["comments"] == []
+    assert [c["id"] for c in system.api.mod("GET", f"/api/videos/{V}/review").json()["comments"]] == [cid]
+
+    assert system.api.mod("POST", f"/api/comments/{cid}/approve").status_code == 200
+    live.wait_for(
+        lambda _m: [e["comment"]["id"] for e in live.events(COMMENTS) if e["type"] == "comment"] == [cid, cid]
+    )
+    live.wait_for(lambda _m: cid in [c["id"] for c in latest(live, RECENT)["comments"]])
+    seqs = [e["seq"] for e in live.events(COMMENTS)]
+    assert seqs == sorted(set(seqs))  # strictly increasing across comment and delete events
+
+
+def _last_delete(viewer: Collector) -> dict:  # type: ignore[type-arg]
+    deletes = [e for e in viewer.events(COMMENTS) if e["type"] == "delete"]
+    return deletes[-1] if deletes else {}
+
+
+def test_delete_reaches_viewers_and_leaves_recent_and_history(system: System, live: Collector) -> None:
+    keep = post_and_see(system, live, "keep")
+    gone = post_and_see(system, live, "oops")
+    assert system.api.call("DELETE", f"/api/comments/{gone}", user="bob").status_code == 403
+    assert system.api.call("DELETE", f"/api/comments/{gone}", user="alice").status_code == 204
+    live.wait_for(lambda _m: _last_delete(live).get("id") == gone)
+    live.wait_for(lambda _m: [c["id"] for c in latest(live, RECENT)["comments"]] == [keep])
+    assert [c["id"] for c in system.api.history(V).json()["comments"]] == [keep]
+    assert system.api.comment(gone).json()["status"] == "deleted"
+    assert system.api.mod("DELETE", f"/api/comments/{keep}").status_code == 204
+    live.wait_for(lambda _m: _last_delete(live).get("id") == keep)
+    live.wait_for(lambda _m: latest(live, RECENT)["comments"] == [])
+    late = system.viewer(RECENT)
+    late.wait_for(lambda _m: bool(late.on(RECENT)))
+    assert late.on(RECENT)[0].json()["comments"] == []
+    late.close()
+
+
+def test_pin_settings_and_state(system: System, live: Collector) -> None:
+    cid = post_and_see(system, live, "pin me")
+    assert system.api.mod("PUT", f"/api/videos/{V}/pin", json={"comment_id": cid}).status_code == 204
+    live.wait_for(lambda _m: any(e["type"] == "pin" and e["comment"]["id"] == cid for e in live.events(COMMENTS)))
+    live.wait_for(lambda _m: bool(live.on(STATE)) and (latest(live, STATE)["pinned"] or {}).get("id") == cid)
+    r = system.api.mod("PATCH", f"/api/videos/{V}/settings",
+                       json={"chat": "closed", "slow_mode_s": 5, "blocked_terms": ["zorblax"]})
+    assert r.status_code == 200 and r.json()["chat"] == "closed"
+    live.wait_for(lambda _m: latest(live, STATE)["chat"] == "closed" and latest(live, STATE)["slow_mode_s"] == 5)
+    assert system.api.post(V, "closed?", user="alice").status_code == 403
+    assert system.api.mod("DELETE", f"/api/videos/{V}/pin").status_code == 204
+    live.wait_for(lambda _m: any(e["type"] == "unpin" for e in live.events(COMMENTS)))
+    live.wait_for(lambda _m: latest(live, STATE)["pinned"] is None)
+    state = system.api.call("GET", f"/api/videos/{V}").json()
+    assert state["chat"] == "closed" and state["pinned"] is None
+
+    actions = [e["action"] for e in system.api.mod("GET", f"/api/videos/{V}/audit").json()["entries"]]
+    assert actions == ["pin", "settings", "unpin"]
+    entry = system.api.mod("GET", f"/api/videos/{V}/audit").json()["entries"][1]
+    assert entry["actor"] == "mod" and entry["detail"]["chat"] == "closed" and isinstance(entry["ts"], int)
+
+
+def test_audit_records_who_what_when_why(system: System, live: Collector) -> None:
+    cid = post_and_see(system, live, "x")
+    system.api.mod("PUT", f"/api/videos/{V}/bans/bob", json={"reason": "spam", "duration_s": 60})
+    system.api.mod("DELETE", f"/api/comments/{cid}", json={"reason": "rule 3"})
+    entries = system.api.mod("GET", f"/api/videos/{V}/audit").json()["entries"]
+    assert [(e["actor"], e["action"], e["target"], e["reason"]) for e in entries] == [
+        ("mod", "timeout", "bob", "spam"),
+        ("mod", "moderator_delete", cid, "rule 3"),
+    ]
+
+
+def test_comment_reactions_are_exact_under_concurrency(system: System, live: Collector) -> None:
+    cid = post_and_see(system, live, "react to me")
+    path = f"/api/comments/{cid}/reactions"
+    assert system.api.call("PUT", f"{path}/like", user="u0").status_code == 204
+    assert system.api.call("PUT", f"{path}/like", user="u0").status_code == 204  # idempotent
+    assert system.api.call("PUT", f"{path}/meh", user="u0").status_code == 400
+    users = [f"user{i}" for i in range(50)]
+
+    def toggle(user: str) -> None:
+        for kind in ("love", "haha"):
+            assert system.api.call("PUT", f"{path}/{kind}", user=user).status_code == 204
+        assert system.api.call("DELETE", f"{path}/haha", user=user).status_code == 204
+        assert system.api.call("PUT", f"{path}/love", user=user).status_code == 204
+
+    threads = [threading.Thread(target=toggle, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = {"like": 1, "love": 50}
+    assert system.api.comment(cid).json()["reactions"] == expected
+    assert system.api.history(V).json()["comments"][0]["reactions"] == expected
+    live.wait_for(lambda _m: bool(live.on(REACTIONS)) and latest(live, REACTIONS)["comments"].get(cid) == expected)
+
+
+def test_live_reactions_are_counted_and_aggregated(system: System, live: Collector) -> None:
+    user, password = system.creds("bridge")
+    ingest = Collector(system.stack.mqtt_port, f"ingest/videos/{V}/reactions", username=user, password=password)
+    for i in range(60):
+        r = system.api.call("POST", f"/api/videos/{V}/reactions", user=f"fan{i % 5}", json={"kind": "love"})
+        assert r.status_code == 202
+    assert system.api.call("POST", f"/api/videos/{V}/reactions", user="fan", json={"kind": "nope"}).status_code == 400
+    live.wait_for(lambda _m: bool(live.on(REACTIONS)) and latest(live, REACTIONS)["video"].get("love") == 60)
+    assert 1 <= len(ingest.on(f"ingest/videos/{V}/reactions")) < 60  # aggregated, never one per click
+    ingest.close()
