@@ -8,6 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
+from livecomments.ports import free_port
+from tests.apikit import Api
+from tests.conftest import Stack
 from tests.mqttkit import Collector
 from tests.systemkit import System
 
@@ -231,3 +234,25 @@ def test_live_reactions_are_counted_and_aggregated(system: System, live: Collect
     live.wait_for(lambda _m: bool(live.on(REACTIONS)) and latest(live, REACTIONS)["video"].get("love") == 60)
     assert 1 <= len(ingest.on(f"ingest/videos/{V}/reactions")) < 60  # aggregated, never one per click
     ingest.close()
+
+
+def test_the_redis_limiter_is_shared_by_two_web_processes(stack: Stack, redis_url: str) -> None:
+    import redis as redis_lib
+
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    stack.broker()
+    stack.bridge()
+    bases = []
+    for _ in range(2):
+        port = free_port()
+        web = stack.service("web", ports=[port])
+        web.env.update(LIVECOMMENTS_HTTP_PORT=str(port), LIVECOMMENTS_REDIS_URL=redis_url)
+        web.start()
+        bases.append(Api(f"http://127.0.0.1:{port}", stack.secret))
+    for api in bases:
+        api.wait_ready()
+    assert bases[0].create_video(V).status_code == 201
+    statuses = [bases[i % 2].post(V, f"post {i}", user="alice").status_code for i in range(21)]
+    assert statuses == [202] * 20 + [429]  # 20 per 30 s in total, not per process
+    r = bases[1].post(V, "still?", user="alice")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
