@@ -66,12 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--mqtt-url", help="broker for services (LIVECOMMENTS_MQTT_URL)")
             p.add_argument("--database-url", help="LIVECOMMENTS_DATABASE_URL (default SQLite in the data dir)")
 
+    dbp = sub.add_parser("db", help="database schema: migrations with Alembic")
+    dbp.add_argument("action", choices=["upgrade", "current"], help="upgrade to the current schema, or show it")
+    dbp.add_argument("--data-dir", type=Path)
+    dbp.add_argument("--database-url", help="LIVECOMMENTS_DATABASE_URL (default SQLite in the data dir)")
+
     tok = sub.add_parser("token", help="print a signed token for the configured secret")
     tok.add_argument("user")
     tok.add_argument("--name")
     tok.add_argument("--role", action="append", default=[], choices=tokens.ROLES)
     tok.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
     tok.add_argument("--data-dir", type=Path)
+
+    watch = sub.add_parser("watch", help="print a video's live comments in the terminal")
+    watch.add_argument("video")
+    watch.add_argument("--broker", action="append", default=[], metavar="URL",
+                       help="mqtt://host:port or ws://host:port/mqtt, repeat for failover "
+                       "(default mqtt://127.0.0.1:<LIVECOMMENTS_MQTT_PORT or 1883>)")
+    watch.add_argument("--http", metavar="URL",
+                       help="web app for history (default http://127.0.0.1:<LIVECOMMENTS_HTTP_PORT or 8000>)")
+    watch.add_argument("--log-level", default="WARNING")
     return parser
 
 
@@ -81,6 +95,24 @@ def settings_from(args: argparse.Namespace) -> Settings:
         for key in ("data_dir", "host", "http_port", "mqtt_port", "ws_port", "mqtt_url", "database_url")
     }
     return Settings.from_env(**overrides)
+
+
+def _db(settings: Settings, action: str) -> int:
+    from alembic import command
+
+    from livecomments.db import alembic_config, create_schema, make_engine
+
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        if action == "upgrade":
+            create_schema(engine)
+        with engine.connect() as connection:
+            command.current(alembic_config(connection))
+    finally:
+        engine.dispose()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         print(tokens.issue(tokens.hs256_secret(settings), args.user, args.name, args.role, args.ttl))
         return 0
+    if args.command == "watch":
+        from viewer.watch import main as watch
+
+        return watch(args)
+    if args.command == "db":
+        return _db(settings, args.action)
     if args.command == "up":
         from livecomments.up import run_up
 

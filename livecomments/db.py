@@ -3,12 +3,13 @@ transactions (the embedded default), or PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-
-from livecomments.models import Base
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -43,5 +44,18 @@ def make_engine(url: str) -> Engine:
     return prepare_engine(create_engine(url, **engine_options(url)))
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
 def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Bring the database to the current schema (Alembic migrations; safe to run from several processes)."""
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "head")
+        connection.commit()

@@ -97,7 +97,12 @@ class Stack:
     ws_port: int
     http_port: int
     secret: str = "test-secret-0123456789abcdef0123456789"
+    database_url: str | None = None  # None: SQLite in the data dir
     services: list[Service] = field(default_factory=list)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'livecomments.sqlite3'}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -111,6 +116,8 @@ class Stack:
             LIVECOMMENTS_SWEEP_AFTER_S="1",
             PYTHONUNBUFFERED="1",
         )
+        if self.database_url:
+            env["LIVECOMMENTS_DATABASE_URL"] = self.database_url
         return env
 
     def service(self, name: str, *args: str, ports: list[int] | None = None) -> Service:
@@ -171,3 +178,27 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 from tests.systemkit import system  # noqa: E402, F401 - the whole-system fixture, for every test module
+
+
+POSTGRES_ADMIN_URL = os.environ.get("LIVECOMMENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database of our own on the machine's PostgreSQL (dropped afterwards)."""
+    import uuid
+
+    import psycopg
+
+    name = f"lc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} (set LIVECOMMENTS_TEST_POSTGRES): {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        try:
+            yield f"{base}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

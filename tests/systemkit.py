@@ -47,8 +47,11 @@ class System:
             return list(s.scalars(select(Comment).where(Comment.video_id == video_id).order_by(Comment.seq)))
 
 
-@pytest.fixture
-def system(stack: Stack) -> Iterator[System]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def system(stack: Stack, request: pytest.FixtureRequest) -> Iterator[System]:
+    """The whole system, once on SQLite (the embedded default) and once on PostgreSQL."""
+    if request.param == "postgresql":
+        stack.database_url = request.getfixturevalue("postgres_url")
     metrics_port = free_port()
     stack.broker()
     bridge = stack.service("bridge")
@@ -58,7 +61,7 @@ def system(stack: Stack) -> Iterator[System]:
     stack.web()
     api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
     api.wait_ready()
-    engine = make_engine(f"sqlite:///{stack.data_dir / 'livecomments.sqlite3'}")
+    engine = make_engine(stack.effective_database_url)
     yield System(stack, api, metrics_port, sessions=sessionmaker(engine))
     engine.dispose()
 
