@@ -67,11 +67,13 @@ class Received:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, client_id: str = "livecomments-bridge") -> None:
+    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
         self.settings = settings
         self.topics = settings.topics
-        self.client_id = client_id
+        part = settings.partition
+        self.client_id = client_id or f"livecomments-bridge-{part.index}-of-{part.count}"
         self.metrics = BridgeMetrics()
+        self._partition = settings.partition
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._retry: list[Received] = []
         self._generation = 0
@@ -197,8 +199,11 @@ class Bridge:
         inbox = Inbox()
         for item in received:
             msg = item.message
+            parsed = self.topics.parse_ingest(msg.topic)
+            if parsed is not None and not self._partition.owns(parsed[0]):
+                continue  # another bridge instance handles this video (it gets the message too)
             try:
-                inbox.add(self.topics.parse_ingest(msg.topic), bytes(msg.payload))
+                inbox.add(parsed, bytes(msg.payload))
                 self.metrics.ingest.labels("valid").inc()
             except FieldError as exc:
                 self.metrics.ingest.labels("invalid").inc()
@@ -213,7 +218,7 @@ class Bridge:
         assert self._sessions is not None
         cutoff = int(time.time() * 1000 - self.settings.sweep_after_s * 1000)
         with self._sessions() as session:
-            stuck = stuck_pending(session, cutoff)
+            stuck = [s for s in stuck_pending(session, cutoff, limit=5000) if self._partition.owns(s.video_id)][:500]
         if stuck:
             log.info("sweeper re-drives %d pending comments", len(stuck))
         return stuck
@@ -259,7 +264,7 @@ class Bridge:
         self._last_scan = now
         assert self._sessions is not None
         with self._sessions() as session:
-            backlog = set(videos_with_unpublished(session))
+            backlog = {v for v in videos_with_unpublished(session) if self._partition.owns(v)}
         self._dirty.mark(backlog, recent=True, state=True, reactions=True, reload=True)
 
     def _ack(self, acks: Iterable[Received]) -> None:
@@ -299,7 +304,7 @@ class Bridge:
             backlog = set(videos_with_unpublished(session))
             live = set(session.scalars(select(Video.id).where(Video.status == VideoStatus.LIVE)))
         self._windows.clear()  # rebuilt from the database: it is the source of truth
-        return backlog | live
+        return {v for v in backlog | live if self._partition.owns(v)}
 
     def _publish(self) -> None:
         if not self._connected():

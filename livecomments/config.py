@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -16,6 +17,21 @@ ENV_PREFIX = "LIVECOMMENTS_"
 
 class ConfigError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Which share of the videos one bridge instance handles."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError("need 0 <= index < count")
+
+    def owns(self, video_id: str) -> bool:
+        return self.count == 1 or zlib.crc32(video_id.encode()) % self.count == self.index
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,9 @@ class Settings:
     rate_limit_window_s: int = 30
     bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own
     bridge_batch_max: int = 500  # submissions decided in one transaction at most
+    # Several bridges split the videos between them: "i/N" makes this one handle the videos
+    # whose partition (crc32 of the id, mod N) is i. One video, one bridge: one writer of its seq.
+    bridge_partition: str = "0/1"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -56,6 +75,17 @@ class Settings:
         if self.mqtt_url is not None and urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp"):
             raise ConfigError("mqtt_url must look like mqtt://[user:password@]host:port")
         Topics(self.live_prefix, self.ingest_prefix)  # validates the prefixes
+        _ = self.partition  # validates bridge_partition
+
+    @property
+    def partition(self) -> Partition:
+        try:
+            index, count = (int(x) for x in self.bridge_partition.split("/"))
+            return Partition(index, count)
+        except ValueError as exc:
+            raise ConfigError(
+                f"bridge_partition must look like i/N with 0 <= i < N, got {self.bridge_partition!r}"
+            ) from exc
 
     @property
     def topics(self) -> Topics:

@@ -177,8 +177,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
-from tests.systemkit import system  # noqa: E402, F401 - the whole-system fixture, for every test module
-
 
 POSTGRES_ADMIN_URL = os.environ.get("LIVECOMMENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -202,3 +200,6 @@ def postgres_url() -> Iterator[str]:
             yield f"{base}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+from tests.systemkit import system  # noqa: E402, F401 - the whole-system fixture, for every test module

@@ -35,7 +35,11 @@ class System:
         return Collector(self.stack.mqtt_port, *topics)
 
     def bridge_metric(self, name: str, **labels: str) -> float:
-        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        return self.metric_at(self.metrics_port, name, **labels)
+
+    @staticmethod
+    def metric_at(port: int, name: str, **labels: str) -> float:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
         for line in text.splitlines():
             if line.startswith(want + " "):
