@@ -29,6 +29,26 @@ class BridgeMetrics:
         self.db_errors = Counter(
             "livecomments_bridge_db_errors", "Transactions that failed and were retried", registry=self.registry
         )
+        self.ingest_lag = Histogram(
+            "livecomments_bridge_ingest_lag_seconds",
+            "From acceptance (the submission's ts) to the bridge's commit",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.commit_seconds = Histogram(
+            "livecomments_bridge_commit_seconds", "Database transaction time of one batch", registry=self.registry
+        )
+        self.publish_seconds = Histogram(
+            "livecomments_bridge_publish_seconds",
+            "From publish to the broker's PUBACK, per event batch",
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "livecomments_bridge_batch_size",
+            "Submissions decided in one transaction",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=self.registry,
+        )
         self.batch_seconds = Histogram(
             "livecomments_bridge_batch_seconds",
             "Time to decide, persist and publish one batch",

@@ -45,6 +45,7 @@ from livecomments.config import Settings
 from livecomments.db import create_schema, make_engine
 from livecomments.models import Video, VideoStatus
 from livecomments.mqtt_client import make_client, service_address
+from livecomments.recent_cache import RecentCache
 from livecomments.validation import FieldError
 from livecomments.wire import Submission, comment_view, encode_batch, encode_reactions, encode_recent, ticker_text
 
@@ -74,6 +75,7 @@ class Bridge:
         self.client_id = client_id or f"livecomments-bridge-{part.index}-of-{part.count}"
         self.metrics = BridgeMetrics()
         self._partition = settings.partition
+        self._cache = RecentCache.from_url(settings.redis_url)
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._retry: list[Received] = []
         self._generation = 0
@@ -154,7 +156,8 @@ class Bridge:
         submissions = inbox.submissions + self._sweep()
         if submissions or inbox.reactions:
             try:
-                result = self._record(submissions, inbox.reactions)
+                with self.metrics.commit_seconds.time():
+                    result = self._record(submissions, inbox.reactions)
             except OperationalError:
                 log.exception("database unavailable; will retry %d messages", len(received))
                 self.metrics.db_errors.inc()
@@ -162,6 +165,10 @@ class Bridge:
                 time.sleep(0.5)
                 return
             self._count(result.outcomes, len(inbox.submissions))
+            self.metrics.batch_size.observe(len(submissions))
+            now = _now_ms()
+            for sub in inbox.submissions:
+                self.metrics.ingest_lag.observe(max(0, now - sub.ts) / 1000)
             self._update_windows(result)
             self._dirty.mark(result.videos, recent=True)
             self._dirty.mark(set(inbox.reactions), reactions=True)
@@ -342,9 +349,11 @@ class Bridge:
                 events = unpublished_events(session, video_id)
             if not events:
                 return True
+            sent = time.perf_counter()
             info = self._client.publish(self.topics.comments(video_id), encode_batch(video_id, events), qos=1)
             if not self._confirmed(info):
                 return False
+            self.metrics.publish_seconds.observe(time.perf_counter() - sent)
             with self._sessions.begin() as session:
                 mark_published(session, video_id, [int(e["seq"]) for e in events])
             self.metrics.events_published.inc(len(events))
@@ -360,7 +369,10 @@ class Bridge:
             window = self._window(session, video_id)
             video = session.get(Video, video_id)
             seq = video.last_seq if video is not None else 0
-        infos = [self._retain(self.topics.recent(video_id), encode_recent(video_id, seq, window.comments()))]
+        comments = window.comments()
+        infos = [self._retain(self.topics.recent(video_id), encode_recent(video_id, seq, comments))]
+        if self._cache is not None:
+            self._cache.put(video_id, seq, comments, complete=len(comments) < self.settings.recent_size)
         latest = window.latest()
         if latest is not None:
             ticker = ticker_text(latest["user"]["name"], latest["text"])

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from livecomments import db as core_db
 from livecomments.config import Settings
+from livecomments.recent_cache import RecentCache
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.errors import register_error_handlers
 from webapp.extensions import EXTENSION_KEY, AppState, app_state, db
@@ -63,9 +64,9 @@ def _observe(response: Response) -> Response:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import comments, health, openapi, videos
+    from webapp import comments, health, openapi, pages, videos
 
-    for module in (videos, comments, health, openapi):
+    for module in (videos, comments, health, openapi, pages):
         app.register_blueprint(module.bp)
     from webapp import moderation_views, reactions
 
@@ -104,6 +105,7 @@ def create_app(
         metrics=Metrics(),
         limiter=_rate_limiter(settings),
         live_reactions=LiveReactionBuffer(publisher),
+        recent_cache=RecentCache.from_url(settings.redis_url),
     )
     app.extensions[EXTENSION_KEY] = state
     register_error_handlers(app)

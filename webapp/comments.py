@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Response, request
 from ulid import ULID
@@ -202,11 +203,28 @@ def list_comments(video_id: str) -> Response:
     q = query_args(HistoryQuery, frozenset({"limit", "before_seq", "after_seq"}))
     if store.get_video(video_id) is None:
         raise not_found(f"no video {video_id!r}")
+    cached = _from_cache(video_id, q) if (q.before_seq, q.after_seq, q.parent_id) == (None, None, None) else None
+    if cached is not None:
+        return json_response({"video_id": video_id, "comments": cached})
     page = store.HistoryPage(video_id, q.limit, q.before_seq, q.after_seq, q.parent_id)
     rows = store.history(page)
     counts = moderation_store.reaction_counts([c.id for c in rows])
     comments = [comment_json(c, counts.get(c.id)) for c in rows]
     return json_response({"video_id": video_id, "comments": comments})
+
+
+def _from_cache(video_id: str, q: HistoryQuery) -> list[dict[str, Any]] | None:
+    """The newest comments from the Redis copy of `recent`, when it holds enough of them.
+    Reaction counts are always read fresh."""
+    state = app_state()
+    doc = state.recent_cache.get(video_id) if state.recent_cache is not None else None
+    if doc is None or (len(doc["comments"]) < q.limit and not doc["complete"]):
+        state.metrics.history_cache.labels("miss").inc()
+        return None
+    state.metrics.history_cache.labels("hit").inc()
+    newest = list(reversed(doc["comments"]))[: q.limit]
+    counts = moderation_store.reaction_counts([c["id"] for c in newest])
+    return [{**c, "reactions": counts.get(c["id"], {})} for c in newest]
 
 
 @bp.get("/api/comments/<comment_id>")

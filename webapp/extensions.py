@@ -13,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from livecomments.config import Settings
 from livecomments.models import Base
+from livecomments.recent_cache import RecentCache
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
@@ -38,6 +39,7 @@ class AppState:
     metrics: Metrics
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     live_reactions: LiveReactionBuffer | None = None
+    recent_cache: RecentCache | None = None
     clock: Callable[[], int] = now_ms
     openapi: dict[str, Any] | None = field(default=None, repr=False)
 

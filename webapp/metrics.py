@@ -31,6 +31,12 @@ class Metrics:
             "Recorded comments not handed to the broker at once (the bridge's sweeper re-drives them)",
             registry=self.registry,
         )
+        self.history_cache = Counter(
+            "livecomments_web_history_cache",
+            "History reads answered from the Redis recent cache (hit) or the database (miss)",
+            ["result"],
+            registry=self.registry,
+        )
         self.request_latency = Histogram(
             "livecomments_web_request_duration_seconds",
             "Time to answer an HTTP request",

@@ -39,7 +39,10 @@ def _no_content() -> Response:
 
 
 def _nudge(video_id: str, *changed: str) -> None:
-    app_state().publisher.nudge(video_id, *changed)
+    state = app_state()
+    if "events" in changed and state.recent_cache is not None:
+        state.recent_cache.drop(video_id)  # the bridge writes it again with the change
+    state.publisher.nudge(video_id, *changed)
 
 
 def _reason(raw: str | None) -> str | None:
