@@ -83,7 +83,7 @@ def _decide(session: Session, video: Video, row: Comment, now_ms: int) -> Decisi
     if ban is not None and ban.active(now_ms):
         return Decision(Verdict.REJECT, "banned")
     rules = VideoRules(video.status, video.chat, video.hold_for_review)
-    return decide(rules, author_is_moderator=row.by_moderator)
+    return decide(rules, author_is_moderator=row.by_moderator, text=row.text, video_terms=video.blocked_terms or ())
 
 
 def _approve(session: Session, video: Video, row: Comment, result: BatchResult) -> None:

@@ -92,3 +92,12 @@ def test_sweeper_finds_only_old_pending(sessions: sessionmaker[Session]) -> None
         s.add(Comment(id=str(ULID()), video_id="v1", user_id="u", user_name="U", text="new", ts=9000))
     with sessions() as s:
         assert [x.text for x in stuck_pending(s, older_than_ms=5000)] == ["old"]
+
+
+def test_blocked_terms_are_rejected_by_the_bridge_too(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        video = s.get(Video, "v1")
+        assert video is not None
+        video.blocked_terms = ["zorblax"]
+    outcomes = run(sessions, [sub(text="you Z0RBL4X"), sub(text="zebra blanket axe")])
+    assert outcomes == [Outcome.REJECTED, Outcome.APPROVED]

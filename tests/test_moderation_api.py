@@ -256,3 +256,15 @@ def test_the_redis_limiter_is_shared_by_two_web_processes(stack: Stack, redis_ur
     assert statuses == [202] * 20 + [429]  # 20 per 30 s in total, not per process
     r = bases[1].post(V, "still?", user="alice")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+EVASIONS = ["zorblax", "Z0RBL4X!", "z o r b l a x", "zzoorrbbllaaxx", "ｚｏｒｂｌａｘ", "zоrblах", "zor\u200bblax"]
+
+
+@pytest.mark.parametrize("text", EVASIONS)
+def test_blocked_terms_are_refused_at_the_door(system: System, live: Collector, text: str) -> None:
+    assert system.api.mod("PATCH", f"/api/videos/{V}/settings", json={"blocked_terms": ["zorblax"]}).status_code == 200
+    r = system.api.post(V, text, user="alice")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "rejected", text
+    ok = post_and_see(system, live, "zebra blanket axe", user="bob")
+    assert [c["id"] for c in system.api.history(V).json()["comments"]] == [ok]
