@@ -17,12 +17,14 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import websockets.asyncio.server
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
-from amqtt.contexts import Action
+from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
@@ -32,6 +34,7 @@ from amqtt.utils import gen_client_id
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import InvalidMessage
 from websockets.frames import CloseCode
+from websockets.typing import Subprotocol
 
 from broker.plugins import REFUSAL_KEY, TopicACLPlugin, principal_of
 from livecomments import credentials, ports
@@ -147,6 +150,23 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
         if self._acl is not None:
             return self._acl.allows(session, topic, action)
         return bool(await super()._topic_filtering(session, topic, action))
+
+    async def _create_server_instance(
+        self, listener_name: str, listener_type: Any, address: str | None, port: int, ssl_context: Any
+    ) -> Any:
+        """As amqtt's, but without WebSocket-level pings: MQTT's keepalive already watches the
+        connection, and paho 2.2 answers a server ping with an unmasked frame, so websockets
+        closed every paho WebSocket client after its first ping (20 s)."""
+        if listener_type != ListenerType.WS:
+            return await super()._create_server_instance(listener_name, listener_type, address, port, ssl_context)
+        return await websockets.asyncio.server.serve(
+            partial(self.ws_connected, listener_name=listener_name),
+            address,
+            port,
+            ssl=ssl_context,
+            subprotocols=[Subprotocol("mqtt")],
+            ping_interval=None,
+        )
 
     async def ws_connected(self, websocket: ServerConnection, listener_name: str) -> None:
         path = urlsplit(websocket.request.path).path if websocket.request is not None else ""

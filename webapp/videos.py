@@ -64,6 +64,7 @@ def create_video() -> Response:
         store.add_video(video)
     except store.Conflict as exc:
         raise ApiError(409, "conflict", f"video {video.id!r} exists already") from exc
+    app_state().publisher.nudge(video.id, "state", "events")  # retained state and an empty recent from the start
     return json_response(video_json(video, None), 201, {"Location": f"/api/videos/{video.id}"})
 
 
