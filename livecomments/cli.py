@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run broker + bridge + web app on the embedded default")
     _add_common(up)
     _add_ports(up, "http", "mqtt", "ws")
+    up.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt",
+                    help="the embedded amqtt broker (default) or a supervised Mosquitto child process")
 
     for name, helptext, port_names in (
         ("web", "run the web app", ("http",)),
@@ -86,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--http", metavar="URL",
                        help="web app for history (default http://127.0.0.1:<LIVECOMMENTS_HTTP_PORT or 8000>)")
     watch.add_argument("--log-level", default="WARNING")
+
+    from broker.cluster import add_cluster_command
+    from broker.mosquitto import add_config_command
+
+    add_config_command(sub)
+    add_cluster_command(sub)
+    try:  # bench/ lives in the repository; its command runs from a checkout
+        from bench.cli import add_bench_command
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench":
+            raise
+    else:
+        add_bench_command(sub)
     return parser
 
 
@@ -126,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"livecomments: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "handler", None) is not None:  # mosquitto-config, cluster, bench
+        return int(args.handler(args, settings))
     if args.command == "token":
         print(tokens.issue(tokens.hs256_secret(settings), args.user, args.name, args.role, args.ttl))
         return 0
@@ -139,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from livecomments.up import run_up
 
         explicit = {name: getattr(args, f"{name}_port") is not None for name in ("http", "mqtt", "ws")}
-        return int(run_up(settings, explicit, _stop_event()))
+        return int(run_up(settings, explicit, _stop_event(), broker=args.broker))
     if args.command == "broker":
         from broker.embedded import serve as serve_broker
 

@@ -4,6 +4,7 @@ transactions (the embedded default), or PostgreSQL."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,12 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return config
 
 
+_SCHEMA_LOCK = threading.Lock()  # Alembic's command context is per process, not per thread
+
+
 def create_schema(engine: Engine) -> None:
-    """Bring the database to the current schema (Alembic migrations; safe to run from several processes)."""
-    with engine.connect() as connection:
+    """Bring the database to the current schema (Alembic migrations; safe to run from several
+    processes, and from several threads of one: `up` runs the bridge and the web app together)."""
+    with _SCHEMA_LOCK, engine.connect() as connection:
         command.upgrade(alembic_config(connection), "head")
         connection.commit()

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from livecomments import ports
 from livecomments.config import Settings
@@ -15,6 +16,12 @@ from livecomments.credentials import ensure_credentials
 from livecomments.db import create_schema, make_engine
 
 log = logging.getLogger("livecomments.up")
+
+
+class _Broker(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def is_alive(self) -> bool: ...
 
 
 def _choose_ports(settings: Settings, explicit: Mapping[str, bool]) -> Settings:
@@ -36,11 +43,12 @@ def _cli() -> str:
     return str(script) if script.exists() else f"{sys.executable} -m livecomments"
 
 
-def banner(settings: Settings, data_dir: Path) -> str:
+def banner(settings: Settings, data_dir: Path, broker: str = "amqtt") -> str:
     h = settings.host
+    what = "embedded default: amqtt" if broker == "amqtt" else "broker: Mosquitto"
     return "\n".join(
         [
-            "livecomments is up (embedded default: amqtt, SQLite, no Redis)",
+            f"livecomments is up ({what}, SQLite, no Redis)",
             f"  web app + API     http://{h}:{settings.http_port}/api/openapi.json",
             f"  health            http://{h}:{settings.http_port}/readyz",
             f"  MQTT (TCP)        mqtt://{h}:{settings.mqtt_port}"
@@ -54,9 +62,9 @@ def banner(settings: Settings, data_dir: Path) -> str:
     )
 
 
-def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event) -> int:
+def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event, broker: str = "amqtt") -> int:
     from bridge.service import Bridge
-    from broker.embedded import BrokerStartError, BrokerThread
+    from broker.mosquitto import MosquittoProcess, MosquittoStartError
     from webapp import close_app, create_app
     from webapp.server import make_server, shutdown_server
 
@@ -69,23 +77,34 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
     create_schema(engine)
     engine.dispose()
 
-    broker = BrokerThread(settings)
+    if broker == "mosquitto":
+        server_broker: _Broker = MosquittoProcess(settings)
+        start_errors: tuple[type[Exception], ...] = (MosquittoStartError, FileNotFoundError)
+    else:
+        from broker.embedded import BrokerStartError, BrokerThread
+
+        server_broker, start_errors = BrokerThread(settings), (BrokerStartError,)
     try:
-        broker.start()
-    except BrokerStartError as exc:
+        server_broker.start()
+    except start_errors as exc:
         print(f"livecomments up: {exc}", file=sys.stderr)
         return 1
+    app = create_app(settings)  # before the bridge starts: both run the migrations, which must not overlap
     bridge = Bridge(settings)
     bridge_stop = threading.Event()
     bridge_thread = threading.Thread(target=bridge.run, args=(bridge_stop,), name="bridge", daemon=True)
     bridge_thread.start()
-    app = create_app(settings)
     server = make_server(settings, app)
     web_thread = threading.Thread(target=server.run, name="web", daemon=True)
     web_thread.start()
-    print(banner(settings, data_dir), flush=True)
+    print(banner(settings, data_dir, broker), flush=True)
+    code = 0
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            if not server_broker.is_alive():
+                print("livecomments up: the MQTT broker stopped for good", file=sys.stderr, flush=True)
+                code = 1
+                break
     finally:
         log.info("stopping: web app, bridge, broker")
         shutdown_server(server)
@@ -93,5 +112,5 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
         close_app(app)
         bridge_stop.set()
         bridge_thread.join(15)
-        broker.stop()
-    return 0
+        server_broker.stop()
+    return code
