@@ -1,0 +1,195 @@
+"""The viewer page under test: a real system (broker, bridge, web app with the development
+sign-in) and Chromium driven by Playwright's sync API, with helpers that wait on conditions."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Locator, Page, expect, sync_playwright
+
+from tests.apikit import Api
+from tests.conftest import ROOT, Service, Stack
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT_DIR = ROOT / "test-output"
+VIDEO = "v1"
+WAIT_MS = 20_000
+# What must never show up in a page's console: a blocked script or style, or a DOM sink misused.
+FORBIDDEN_CONSOLE = re.compile(r"Content Security Policy|TrustedHTML|TrustedScript|Trusted Type", re.IGNORECASE)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll a condition outside the browser (the database, the API) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.1)
+
+
+@dataclass
+class PageSystem:
+    stack: Stack
+    api: Api
+    broker: Service
+    base: str
+
+    def url(self, video_id: str = VIDEO) -> str:
+        return f"{self.base}/videos/{video_id}"
+
+    def last_seq(self, video_id: str = VIDEO) -> int:
+        return int(requests.get(f"{self.base}/api/videos/{video_id}", timeout=10).json()["last_seq"])
+
+    def wait_numbered(self, count: int, video_id: str = VIDEO) -> None:
+        """Until the bridge has numbered (and so published) `count` events of the video."""
+        wait_until(lambda: self.last_seq(video_id) >= count, f"fewer than {count} events were numbered")
+
+    def stop_broker(self, grace_s: float = 10.0) -> None:
+        """SIGTERM; SIGKILL if it is not gone within grace_s (viewers see the same lost socket)."""
+        proc = self.broker.proc
+        assert proc is not None
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            print(f"broker did not stop within {grace_s}s of SIGTERM; killing it")
+            self.broker.kill()
+
+    def start_broker(self) -> None:
+        self.broker = self.stack.broker()  # the same ports as before
+
+
+def start_system(stack: Stack, **web_env: str) -> PageSystem:
+    """Broker, bridge and a web app in development mode (the dev sign-in), and one video."""
+    broker = stack.broker()
+    stack.bridge()
+    web = stack.service("web", ports=[stack.http_port])
+    web.env["LIVECOMMENTS_DEV"] = "1"
+    web.env.update(web_env)
+    web.start()
+    api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
+    api.wait_ready()
+    assert api.create_video(VIDEO, "Launch day, live").status_code == 201
+    return PageSystem(stack, api, broker, api.base)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium (Playwright never downloads a browser here)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (./dev setup)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Viewer:
+    """One browser tab on the viewer page, and what it has said in its console."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def attach(cls, page: Page) -> Viewer:
+        """Watch a page that is not open yet (routes and listeners may be added first)."""
+        viewer = cls(page)
+        page.on("console", viewer._console)
+        page.on("pageerror", lambda exc: viewer.problems.append(f"page error: {exc}"))
+        page.on("dialog", viewer._dialog)
+        return viewer
+
+    @classmethod
+    def open(cls, context: BrowserContext, url: str) -> Viewer:
+        viewer = cls.attach(context.new_page())
+        viewer.goto(url)
+        return viewer
+
+    def goto(self, url: str) -> None:
+        self.page.goto(url)
+        self.expect_live()
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if FORBIDDEN_CONSOLE.search(message.text):
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def _dialog(self, dialog: object) -> None:
+        self.dialogs.append(getattr(dialog, "message", "?"))
+        try:
+            dialog.dismiss()  # type: ignore[attr-defined]
+        except Error:
+            pass
+
+    # -- reading the page -----------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Locator:
+        return self.page.locator("#connection-text")
+
+    @property
+    def status(self) -> Locator:
+        return self.page.locator("#compose-status")
+
+    def expect_live(self, timeout: float = WAIT_MS) -> None:
+        expect(self.connection).to_have_text("Live", timeout=timeout)
+
+    def comments(self) -> Locator:
+        """Top-level comments' texts, in page order."""
+        return self.page.locator("#stream > li.comment > p.text")
+
+    def comment(self, text: str) -> Locator:
+        """The top-level comment whose text is exactly `text`."""
+        exactly = re.compile(f"^{re.escape(text)}$")
+        return self.page.locator("#stream > li.comment").filter(
+            has=self.page.locator(":scope > p.text", has_text=exactly)
+        )
+
+    # -- acting ---------------------------------------------------------------------------------
+
+    def sign_in(self, name: str) -> None:
+        self.page.locator("#sign-in-name").fill(name)
+        self.page.locator("#sign-in button[type=submit]").click()
+        expect(self.page.locator("#who-text")).to_have_text(f"Signed in as {name}.")
+
+    def write(self, text: str) -> None:
+        self.page.locator("#compose-text").fill(text)
+
+    def send(self, text: str) -> None:
+        self.write(text)
+        self.page.locator("#compose-send").click()
+        expect(self.status).to_have_text("Sent.", timeout=WAIT_MS)
+
+    def wait_until(self, check: Callable[[], bool], what: str, timeout_ms: float = WAIT_MS) -> None:
+        """Poll a condition fed by this page's event handlers (they only run while Playwright
+        has control, so the poll waits through the page, not with time.sleep)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not check():
+            if time.monotonic() > deadline:
+                raise TimeoutError(what)
+            self.page.wait_for_timeout(50)
+
+    def assert_clean(self) -> None:
+        assert self.problems == [], self.problems
+        assert self.dialogs == [], f"a dialog opened: {self.dialogs}"

@@ -1,0 +1,569 @@
+"""The viewer page `/videos/{v}` in a real browser (Chromium through Playwright) against real
+broker, bridge and web app processes; and the page's routes through the Flask test client."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from playwright.sync_api import Browser, BrowserContext, Request, Route, WebSocketRoute, expect
+
+from livecomments import tokens
+from livecomments.ports import free_port
+from tests.conftest import Stack
+from tests.pagekit import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
+from webapp import close_app, pages
+from webapp.extensions import app_state
+from webapp.testing import SECRET, make_test_app, token
+
+PHONE = {"width": 375, "height": 740}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def system(stack: Stack) -> PageSystem:
+    return start_system(stack)
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context()
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def other_context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context()
+    yield ctx
+    ctx.close()
+
+
+# -- in the browser ------------------------------------------------------------------------------
+
+
+def test_what_one_viewer_posts_appears_for_the_other(
+    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+) -> None:
+    alice = Viewer.open(context, system.url())
+    bob = Viewer.open(other_context, system.url())
+    alice.sign_in("Alice")
+    alice.write("x" * 10 + "😀")
+    expect(alice.page.locator("#compose-count")).to_have_text("11 / 500")
+    alice.send("hello from Alice 👋")
+    expect(bob.comments()).to_have_text(["hello from Alice 👋"], timeout=WAIT_MS)
+    expect(bob.comment("hello from Alice 👋").locator(".author")).to_have_text("Alice")
+    expect(alice.comments()).to_have_text(["hello from Alice 👋"], timeout=WAIT_MS)
+
+    bob.sign_in("Bob")
+    bob.page.locator("#compose-text").fill("and hello from Bob")
+    bob.page.locator("#compose-text").press("Enter")  # Enter sends
+    expect(alice.comments()).to_have_text(["hello from Alice 👋", "and hello from Bob"], timeout=WAIT_MS)
+    expect(alice.page.locator("#announcer")).to_have_text(re.compile(r"^\d+ new comments?$"), timeout=WAIT_MS)
+    alice.assert_clean()
+    bob.assert_clean()
+
+
+def test_a_late_viewer_gets_the_recent_comments(system: PageSystem, context: BrowserContext) -> None:
+    for i in range(3):
+        assert system.api.post(VIDEO, f"earlier {i}", user=f"early{i}").status_code == 202
+    viewer = Viewer.open(context, system.url())
+    expect(viewer.comments()).to_have_text(["earlier 0", "earlier 1", "earlier 2"], timeout=WAIT_MS)
+    viewer.assert_clean()
+
+
+MARKUP = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
+
+
+def test_markup_in_comments_is_shown_as_text(
+    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+) -> None:
+    poster = Viewer.open(context, system.url())
+    reader = Viewer.open(other_context, system.url())
+    poster.sign_in("<b>Mallory</b>")
+    for text in MARKUP:
+        poster.send(text)
+    for viewer in (poster, reader):
+        expect(viewer.comments()).to_have_text(MARKUP, timeout=WAIT_MS)
+        expect(viewer.comment(MARKUP[0]).locator(".author")).to_have_text("<b>Mallory</b>")
+        assert viewer.page.locator("#stream img, #stream script, #stream b").count() == 0
+        viewer.assert_clean()  # no dialog opened, no CSP or Trusted Types violation
+
+
+def test_a_reply_appears_under_its_parent_and_counts(
+    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+) -> None:
+    reader = Viewer.open(context, system.url())
+    writer = Viewer.open(other_context, system.url())
+    parent_id = system.api.post(VIDEO, "what time is the launch?", user="carol").json()["id"]
+    system.api.post(VIDEO, "another comment", user="dave")
+    parent = reader.comment("what time is the launch?")
+    toggle = parent.locator(".thread-toggle")
+    expect(parent).to_be_visible(timeout=WAIT_MS)
+    expect(toggle).to_be_hidden()
+
+    writer.sign_in("Erin")
+    writer.comment("what time is the launch?").get_by_role("button", name="Reply to Carol").click()
+    expect(writer.page.locator("#replying-text")).to_have_text("Replying to Carol")
+    writer.send("at noon")
+
+    expect(toggle).to_have_text("1 reply", timeout=WAIT_MS)
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(parent.locator(".replies > li.reply > p.text")).to_have_text(["at noon"], timeout=WAIT_MS)
+    expect(parent.locator(".replies .author")).to_have_text(["Erin"])
+    # the writer's page opened the thread itself
+    expect(writer.comment("what time is the launch?").locator(".replies p.text")).to_have_text(["at noon"])
+    # a reply arriving live goes under its open parent and counts; it is not a top-level comment
+    assert system.api.post(VIDEO, "thanks!", user="carol", parent_id=parent_id).status_code == 202
+    expect(toggle).to_have_text("Hide 2 replies", timeout=WAIT_MS)
+    expect(parent.locator(".replies p.text")).to_have_text(["at noon", "thanks!"], timeout=WAIT_MS)
+    expect(reader.comments()).to_have_text(["what time is the launch?", "another comment"])
+    toggle.click()
+    expect(parent.locator(".replies")).to_be_hidden()
+    expect(toggle).to_have_text("2 replies")
+    reader.assert_clean()
+    writer.assert_clean()
+
+
+def test_broker_restart_reconnects_and_repairs_the_gap(system: PageSystem, context: BrowserContext) -> None:
+    viewer = Viewer.open(context, system.url())
+    for i in range(3):
+        assert system.api.post(VIDEO, f"before {i}", user=f"before{i}").status_code == 202
+    expect(viewer.comments()).to_have_text([f"before {i}" for i in range(3)], timeout=WAIT_MS)
+
+    posted: list[str] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def keep_posting() -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                r = system.api.post(VIDEO, f"meanwhile {i}", user=f"poster{i}")
+            except Exception as exc:  # noqa: BLE001 - reported by the test below
+                failures.append(repr(exc))
+                return
+            if r.status_code == 202:
+                posted.append(f"meanwhile {i}")
+            else:
+                failures.append(f"{r.status_code} {r.text}")
+            i += 1
+            stop.wait(0.2)
+
+    poster = threading.Thread(target=keep_posting, name="poster")
+    poster.start()
+    try:
+        system.stop_broker()
+        expect(viewer.connection).to_have_text(re.compile(r"^Reconnecting"), timeout=WAIT_MS)
+        expect(viewer.page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+        while len(posted) < 8:  # comments the page cannot have seen live
+            expect(viewer.connection).to_have_text(re.compile(r"^Reconnecting"))
+            stop.wait(0.1)
+        system.start_broker()
+        viewer.expect_live(timeout=60_000)
+        count = len(posted)
+        while len(posted) < count + 5:  # and a few after the broker is back
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        poster.join(15)
+    assert failures == []
+
+    expected = ["before 0", "before 1", "before 2", *posted]
+    system.wait_numbered(len(expected))
+    seq_order = [c["text"] for c in system.api.history(VIDEO, after_seq=0, limit=200).json()["comments"]]
+    assert sorted(seq_order) == sorted(expected)
+    # every comment exactly once, in seq order
+    expect(viewer.comments()).to_have_text(seq_order, timeout=WAIT_MS)
+    viewer.assert_clean()
+
+
+def test_deleted_comments_go_and_the_pinned_one_shows_above_the_stream(
+    system: PageSystem, context: BrowserContext
+) -> None:
+    viewer = Viewer.open(context, system.url())
+    ids = [system.api.post(VIDEO, text, user=f"u{i}").json()["id"] for i, text in enumerate(("one", "two", "three"))]
+    expect(viewer.comments()).to_have_text(["one", "two", "three"], timeout=WAIT_MS)
+    moderator = {"Authorization": f"Bearer {system.api.token('mod', roles=('moderator',))}"}
+    pin = f"{system.base}/api/videos/{VIDEO}/pin"
+
+    assert requests.delete(f"{system.base}/api/comments/{ids[1]}", headers=moderator, timeout=10).status_code == 204
+    expect(viewer.comments()).to_have_text(["one", "three"], timeout=WAIT_MS)
+
+    pinned = viewer.page.locator("#pinned")
+    assert requests.put(pin, json={"comment_id": ids[2]}, headers=moderator, timeout=10).status_code == 204
+    expect(pinned).to_be_visible(timeout=WAIT_MS)
+    expect(pinned.locator(".text")).to_have_text("three")
+    expect(pinned.locator(".author")).to_have_text("U2")
+    viewer.page.reload()  # a new viewer learns it from the retained state
+    viewer.expect_live()
+    expect(pinned.locator(".text")).to_have_text("three", timeout=WAIT_MS)
+    expect(viewer.comments()).to_have_text(["one", "three"], timeout=WAIT_MS)
+    assert requests.delete(pin, headers=moderator, timeout=10).status_code == 204
+    expect(pinned).to_be_hidden(timeout=WAIT_MS)
+    viewer.assert_clean()
+
+
+def test_a_hot_video_keeps_at_most_500_comments_on_the_page(system: PageSystem, context: BrowserContext) -> None:
+    viewer = Viewer.open(context, system.url())
+    total = 540
+
+    def post(i: int) -> int:
+        return system.api.post(VIDEO, f"hot {i}", user=f"fan{i}").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(post, range(total)))
+    assert statuses == [202] * total
+    system.wait_numbered(total)
+    newest = system.api.history(VIDEO, limit=1).json()["comments"][0]["text"]
+    expect(viewer.comments().last).to_have_text(newest, timeout=60_000)
+    expect(viewer.comments()).to_have_count(500, timeout=WAIT_MS)
+    texts = viewer.comments().all_text_contents()
+    numbers = [int(t.split()[1]) for t in texts]
+    assert len(set(numbers)) == 500, "no comment twice"
+    history = system.api.history(VIDEO, after_seq=0, limit=200).json()["comments"]
+    assert len(history) == 200
+    last = [c["text"] for c in system.api.history(VIDEO, limit=200).json()["comments"]][::-1]
+    assert texts[-200:] == last, "the newest, in seq order"
+    viewer.assert_clean()
+
+
+def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: BrowserContext) -> None:
+    """Comment events lost on the way (QoS 0) show up anyway: the next event's seq reveals the gap,
+    and the page fetches it with GET /api/videos/{v}/comments?after_seq=."""
+    dropping = threading.Event()
+    dropped: list[bytes] = []
+    topics = (b"live/videos/v1/comments", b"live/videos/v1/recent")
+
+    def relay(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: server.send(message))
+
+        def to_page(message: str | bytes) -> None:
+            # one MQTT packet per WebSocket message: a PUBLISH (0x3n) on a dropped topic goes nowhere
+            if dropping.is_set() and isinstance(message, bytes) and message[0] >> 4 == 3:
+                if any(topic in message[:64] for topic in topics):
+                    dropped.append(message)
+                    return
+            ws.send(message)
+
+        server.on_message(to_page)
+
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"^ws://.*/mqtt$"), relay)
+    viewer = Viewer.attach(page)
+    viewer.goto(system.url())
+    for i in range(2):
+        system.api.post(VIDEO, f"seen {i}", user=f"seen{i}")
+    expect(viewer.comments()).to_have_text(["seen 0", "seen 1"], timeout=WAIT_MS)
+
+    dropping.set()
+    for i in range(3):
+        system.api.post(VIDEO, f"lost {i}", user=f"lost{i}")
+    system.wait_numbered(5)
+
+    def all_lost() -> bool:  # the last lost comment's event and the recent snapshot after it
+        return sum(b'"text":"lost 2"' in m for m in dropped) >= 2
+
+    viewer.wait_until(all_lost, "the lost messages never reached the page's socket")
+    expect(viewer.comments()).to_have_text(["seen 0", "seen 1"])
+    dropping.clear()
+    with page.expect_request(re.compile(r"/api/videos/v1/comments\?after_seq=2&")):
+        system.api.post(VIDEO, "after the gap", user="after")
+    expected = ["seen 0", "seen 1", "lost 0", "lost 1", "lost 2", "after the gap"]
+    expect(viewer.comments()).to_have_text(expected, timeout=WAIT_MS)
+    viewer.assert_clean()
+
+
+def test_fails_over_to_the_next_broker_url(stack: Stack, context: BrowserContext) -> None:
+    dead = f"ws://127.0.0.1:{free_port()}/mqtt"
+    alive = f"ws://127.0.0.1:{stack.ws_port}/mqtt"
+    system = start_system(stack, LIVECOMMENTS_PUBLIC_WS_URLS=f"{dead},{alive}")
+    page = context.new_page()
+    tried: list[str] = []
+    page.on("websocket", lambda ws: tried.append(ws.url))
+    viewer = Viewer.attach(page)
+    viewer.goto(system.url())
+    assert tried[:2] == [dead, alive]
+    system.api.post(VIDEO, "found you", user="finder")
+    expect(viewer.comments()).to_have_text(["found you"], timeout=WAIT_MS)
+    viewer.assert_clean()
+
+
+def no_horizontal_scroll(viewer: Viewer) -> None:
+    widths = viewer.page.evaluate(
+        "() => ({scroll: document.scrollingElement.scrollWidth, client: document.scrollingElement.clientWidth})"
+    )
+    assert widths["scroll"] <= widths["client"], widths
+
+
+def screenshot(viewer: Viewer, name: str) -> Path:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    shot = OUTPUT_DIR / name
+    viewer.page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 0
+    return shot
+
+
+def test_fits_a_phone_screen_and_scrolls_only_when_at_the_bottom(system: PageSystem, browser: Browser) -> None:
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    try:
+        viewer = Viewer.open(ctx, system.url())
+        viewer.sign_in("A rather long display name, fifty characters long")
+        question = "Is the stream going to be recorded? Asking for a friend."
+        first = system.api.post(VIDEO, question, user="zoe").json()["id"]
+        thread = viewer.comment(question)
+        expect(thread).to_be_visible(timeout=WAIT_MS)  # a reply needs its parent approved
+        assert system.api.post(VIDEO, "Yes!", user="host", parent_id=first).status_code == 202
+        for i, text in enumerate(
+            ("https://example.com/" + "a-very-long-unbroken-path" * 8, "W" * 300, "line one\nline two\nline three")
+        ):
+            assert system.api.post(VIDEO, text, user=f"writer{i}").status_code == 202
+        expect(viewer.comments()).to_have_count(4, timeout=WAIT_MS)
+        expect(thread.locator(".thread-toggle")).to_have_text("1 reply", timeout=WAIT_MS)
+        viewer.write("Typing on a phone…")
+        scroller = viewer.page.locator("#stream-scroll")
+        assert scroller.evaluate("e => e.scrollHeight - e.scrollTop - e.clientHeight") <= 48, "follows the stream"
+        no_horizontal_scroll(viewer)
+        screenshot(viewer, "viewer-375px.png")
+
+        # a reader who scrolled up is not dragged down: a button offers the new comments
+        scroller.evaluate("e => { e.scrollTop = 0; }")
+        thread.locator(".thread-toggle").click()
+        expect(thread.locator(".replies p.text")).to_have_text(["Yes!"], timeout=WAIT_MS)
+        system.api.post(VIDEO, "a new one while you read", user="nia")
+        button = viewer.page.locator("#new-comments")
+        expect(button).to_have_text("1 new comment ↓", timeout=WAIT_MS)
+        assert scroller.evaluate("e => e.scrollTop") == 0
+        no_horizontal_scroll(viewer)
+        screenshot(viewer, "viewer-375px-scrolled-up.png")
+        button.click()
+        expect(button).to_be_hidden()
+        assert scroller.evaluate("e => e.scrollHeight - e.scrollTop - e.clientHeight") <= 48
+        viewer.assert_clean()
+    finally:
+        ctx.close()
+
+
+def test_post_errors_are_said_in_words_and_503_is_retried_with_the_same_key(
+    system: PageSystem, context: BrowserContext
+) -> None:
+    viewer = Viewer.open(context, system.url())
+    viewer.sign_in("Quinn")
+    comments_url = f"{system.base}/api/videos/{VIDEO}/comments"
+    keys: list[str] = []
+    answers: list[dict[str, Any]] = [
+        {"status": 413, "error": ("payload_too_large", "too big")},
+        {"status": 422, "error": ("rejected", "contains a blocked term")},
+        {"status": 403, "error": ("chat_closed", "the chat of this video is closed")},
+        {"status": 403, "error": ("forbidden", "you are banned from this chat")},
+        {"status": 429, "error": ("rate_limited", "slow down"), "headers": {"Retry-After": "2"}},
+        {"status": 503, "error": ("unavailable", "database down"), "headers": {"Retry-After": "0"}},
+        {"status": 503, "error": ("unavailable", "database down"), "headers": {"Retry-After": "0"}},
+    ]
+
+    def handle(route: Route, request: Request) -> None:
+        if request.method != "POST":
+            route.continue_()
+            return
+        keys.append(request.headers["idempotency-key"])
+        if not answers:
+            route.continue_()
+            return
+        answer = answers.pop(0)
+        code, message = answer["error"]
+        route.fulfill(
+            status=answer["status"],
+            headers=answer.get("headers", {}),
+            content_type="application/json",
+            body=f'{{"error": {{"code": "{code}", "message": "{message}"}}}}',
+        )
+
+    viewer.page.route(comments_url, handle)
+    send = viewer.page.locator("#compose-send")
+    for words in (
+        "Your comment is too large to send.",
+        "Your comment was not accepted: contains a blocked term",
+        "The chat of this video is closed.",
+        "You can't post in this chat: you are banned from this chat",
+    ):
+        viewer.write(f"attempt {len(keys)}")
+        send.click()
+        expect(viewer.status).to_have_text(words)
+    assert len(set(keys)) == 4, "each post has its own Idempotency-Key"
+
+    viewer.write("too fast")
+    send.click()
+    expect(viewer.status).to_have_text(re.compile(r"^You are posting too fast\. You can send again in [12] s\.$"))
+    expect(send).to_be_disabled()
+    expect(viewer.status).to_have_text("You can send again.", timeout=5000)
+    expect(send).to_be_enabled()
+
+    keys.clear()
+    viewer.write("third time lucky")
+    send.click()
+    expect(viewer.status).to_have_text(re.compile(r"^The server could not record your comment\. Trying again"))
+    expect(viewer.status).to_have_text("Sent.", timeout=WAIT_MS)
+    assert len(keys) == 3 and len(set(keys)) == 1, keys  # 503, 503, then the real 202: one key
+    expect(viewer.comments()).to_have_text(["third time lucky"], timeout=WAIT_MS)
+    viewer.assert_clean()
+
+
+def test_an_invalid_sign_in_is_said_and_leads_back_to_sign_in(system: PageSystem, context: BrowserContext) -> None:
+    viewer = Viewer.open(context, system.url())
+    viewer.sign_in("Pat")
+    viewer.page.evaluate(
+        """() => {
+            const s = JSON.parse(sessionStorage.getItem("livecomments.session"));
+            sessionStorage.setItem("livecomments.session", JSON.stringify({...s, token: s.token + "x"}));
+        }"""
+    )
+    viewer.page.reload()
+    viewer.expect_live()
+    viewer.write("hello?")
+    viewer.page.locator("#compose-send").click()
+    expect(viewer.status).to_have_text("Your sign-in has expired or is not valid. Please sign in again.")
+    expect(viewer.page.locator("#sign-in")).to_be_visible()
+    expect(viewer.page.locator("#compose")).to_be_hidden()
+    viewer.assert_clean()
+
+
+# -- the routes, without a browser ---------------------------------------------------------------
+
+
+@pytest.fixture
+def dev_app(tmp_path: Path) -> Iterator[Flask]:
+    app, _ = make_test_app(tmp_path, dev=True, ws_port=9001)
+    yield app
+    close_app(app)
+
+
+@pytest.fixture
+def prod_app(tmp_path: Path) -> Iterator[Flask]:
+    app, _ = make_test_app(tmp_path)
+    yield app
+    close_app(app)
+
+
+def create_video(client: FlaskClient, video_id: str = VIDEO) -> None:
+    admin = {"Authorization": f"Bearer {token('root', roles=['admin'])}"}
+    resp = client.post("/api/videos", json={"id": video_id, "title": "A <live> video"}, headers=admin)
+    assert resp.status_code == 201
+
+
+def test_dev_token_is_404_unless_in_development_mode(prod_app: Flask) -> None:
+    resp = prod_app.test_client().post("/api/dev/token", json={"user_id": "alice", "name": "Alice"})
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
+    assert "/api/dev/token" not in prod_app.test_client().get("/api/openapi.json").get_json()["paths"]
+
+
+def test_dev_token_signs_a_token_in_development_mode(dev_app: Flask) -> None:
+    client = dev_app.test_client()
+    resp = client.post("/api/dev/token", json={"user_id": "alice", "name": " Alice ", "roles": ["moderator"]})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    who = tokens.verify(resp.get_json()["token"], SECRET)
+    assert (who.user_id, who.name, who.roles) == ("alice", "Alice", frozenset({"moderator"}))
+    for body in ({"user_id": "a/b", "name": "A"}, {"user_id": "a", "name": ""}, {"user_id": "a", "name": "A",
+                 "roles": ["root"]}, {"name": "A"}):
+        assert client.post("/api/dev/token", json=body).status_code == 400, body
+    assert "/api/dev/token" in client.get("/api/openapi.json").get_json()["paths"]
+
+
+def test_page_has_a_strict_csp_and_config_without_inline_script(dev_app: Flask) -> None:
+    client = dev_app.test_client()
+    create_video(client)
+    resp = client.get(f"/videos/{VIDEO}", headers={"Host": "viewer.example:8000"})
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    csp = resp.headers["Content-Security-Policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+    assert directives["script-src"] == ["'self'"]
+    assert directives["style-src"] == ["'self'"]
+    assert directives["connect-src"] == ["'self'", "ws://viewer.example:9001"]
+    assert directives["object-src"] == ["'none'"]
+    assert directives["base-uri"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    html = resp.get_data(as_text=True)
+    assert "A &lt;live&gt; video" in html
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert [attrs for attrs, body in scripts if body.strip() and "application/json" not in attrs] == []
+    assert ' style="' not in html and "<style" not in html
+    assert '"brokerUrls": ["ws://viewer.example:9001/mqtt"]' in html
+
+
+def test_broker_urls_come_from_configuration(tmp_path: Path) -> None:
+    urls = "wss://edge1.example/mqtt, wss://edge2.example:8443/mqtt,javascript:alert(1),ws://bad host/"
+    app, _ = make_test_app(tmp_path, public_ws_urls=urls)
+    try:
+        client = app.test_client()
+        create_video(client)
+        resp = client.get(f"/videos/{VIDEO}")
+        csp = resp.headers["Content-Security-Policy"]
+        assert "connect-src 'self' wss://edge1.example wss://edge2.example:8443;" in csp
+        assert '"brokerUrls": ["wss://edge1.example/mqtt", "wss://edge2.example:8443/mqtt"]' in resp.get_data(
+            as_text=True
+        )
+    finally:
+        close_app(app)
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1:8000", "ws://127.0.0.1:9001/mqtt"),
+        ("[::1]:8000", "ws://[::1]:9001/mqtt"),
+        ("example.com", "ws://example.com:9001/mqtt"),
+        ("evil.example;script-src *", "ws://localhost:9001/mqtt"),
+    ],
+)
+def test_default_broker_url_uses_the_page_host(dev_app: Flask, host: str, expected: str) -> None:
+    settings = app_state(dev_app).settings
+    assert pages.broker_ws_urls(settings, host, secure=False) == [expected]
+
+
+def test_unknown_video_page_is_404(dev_app: Flask) -> None:
+    client = dev_app.test_client()
+    for path in ("/videos/nope", "/videos/bad%20id"):
+        resp = client.get(path)
+        assert resp.status_code == 404 and resp.mimetype == "text/html"
+        assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+def test_static_files_and_vendored_mqtt(dev_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = dev_app.test_client()
+    for name, mimetype in (
+        ("viewer.js", "text/javascript"),
+        ("stream.js", "text/javascript"),
+        ("backoff.js", "text/javascript"),
+        ("posting.js", "text/javascript"),
+        ("viewer.css", "text/css"),
+        ("favicon.svg", "image/svg+xml"),
+        ("vendor/mqtt.esm.js", "text/javascript"),
+    ):
+        with client.get(f"/static/{name}") as resp:
+            assert (resp.status_code, resp.mimetype) == (200, mimetype), name
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    for name in ("tests", "tests/stream.test.mjs", "package.json", "..%2F__init__.py", "Viewer.js"):
+        with client.get(f"/static/{name}") as resp:
+            assert resp.status_code == 404, name
+    monkeypatch.setattr(pages, "MQTT_BROWSER_BUILD", Path("/nonexistent/mqtt.esm.js"))
+    with client.get("/static/vendor/mqtt.esm.js") as resp:
+        assert resp.status_code == 503
+        assert "npm ci" in resp.get_json()["error"]["message"]
