@@ -244,11 +244,12 @@ class Pipeline:
         return str(r.json()["id"])
 
 
-@pytest.fixture
-def pipeline(stack: Stack) -> Iterator[Pipeline]:
+@pytest.fixture(params=[0])
+def pipeline(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    """Core + 3 edges with the bridge and web app on the core; param: how often a dead broker is restarted."""
     settings = Settings(data_dir=stack.data_dir)  # the services' data dir: the same passwords
     plan = local_plan(settings, stack.data_dir / "cluster", 3, base_port=0, knobs=Knobs(sys_interval=1))
-    c = Cluster(plan, settings, mq.RestartPolicy(max_restarts=0))
+    c = Cluster(plan, settings, mq.RestartPolicy(max_restarts=request.param, base_s=0.2))
     c.start()
     assert c.wait_bridged()
     try:
@@ -310,7 +311,9 @@ def test_a_viewer_fails_over_to_another_edge_and_repairs_its_gap(pipeline: Pipel
         for n in range(3):
             pipeline.post(f"before {n}")
         wait(lambda ev: comment_seqs(ev) == [1, 2, 3], "the first comments")
-        os.kill(pipeline.cluster.brokers["edge-1"].pid or 0, signal.SIGKILL)  # the viewer's edge dies
+        edge_pid = pipeline.cluster.brokers["edge-1"].pid
+        assert edge_pid is not None
+        os.kill(edge_pid, signal.SIGKILL)  # the viewer's edge dies
         wait(lambda ev: any(e.type == EventType.DISCONNECTED for e in ev), "no disconnect")
         for n in range(3):  # missed by the viewer, delivered through the other edges
             pipeline.post(f"during {n}")
@@ -325,3 +328,46 @@ def test_a_viewer_fails_over_to_another_edge_and_repairs_its_gap(pipeline: Pipel
     finally:
         client.stop()
         other_edge.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline", [3], indirect=True)
+def test_the_core_killed_mid_stream_loses_no_accepted_comment(pipeline: Pipeline) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import sessionmaker
+
+    from livecomments.db import make_engine
+    from livecomments.models import Comment, LiveEvent
+
+    edge = Collector(pipeline.cluster.plan.edges[0].mqtt_port, "live/videos/v1/comments")
+    total, kill_at = 1000, 400
+    ids = []
+    for n in range(total):
+        if n == kill_at:
+            core_pid = pipeline.cluster.brokers["core"].pid
+            assert core_pid is not None
+            os.kill(core_pid, signal.SIGKILL)  # the supervisor restarts it
+        ids.append(pipeline.post(f"comment {n}"))  # 202 throughout: the database holds the promise
+    engine = make_engine(pipeline.stack.effective_database_url)
+    sessions = sessionmaker(engine)
+
+    def settled() -> bool:
+        with sessions() as s:
+            numbered = s.scalars(select(Comment.seq).where(Comment.seq.is_not(None))).all()
+            unpublished = s.scalars(select(LiveEvent.seq).where(LiveEvent.published.is_(False))).all()
+        return len(numbered) == total and not unpublished
+
+    deadline = time.monotonic() + 90
+    while not settled():
+        assert time.monotonic() < deadline, "not every accepted comment was numbered and published"
+        time.sleep(0.2)
+    with sessions() as s:
+        rows = s.execute(select(Comment.id, Comment.seq)).all()
+    engine.dispose()
+    assert pipeline.cluster.brokers["core"].pid != core_pid  # it really died and came back
+    assert sorted(r.id for r in rows) == sorted(ids)  # each exactly once
+    assert sorted(r.seq for r in rows) == list(range(1, total + 1))
+    # the edge's viewer got the stream again after the core came back (gaps are repaired from history)
+    edge.wait_for(lambda _m: total in _seqs(edge), timeout=60)
+    assert _seqs(edge) == sorted(_seqs(edge))
+    edge.close()
