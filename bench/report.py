@@ -1,0 +1,279 @@
+"""A run's result as a terminal table, JSON and a PNG of the latency distribution; and the
+design's targets checked against it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.stats import LatencySummary
+
+LOAD_SATURATED_PERCENT = 90.0  # a load generator this busy may be what limits the run
+
+
+def _get(doc: Any, *path: str) -> Any:
+    for key in path:
+        if doc is None:
+            return None
+        doc = getattr(doc, key, None) if dataclasses.is_dataclass(doc) else doc.get(key)
+    return doc
+
+
+def _target(name: str, target: str, measured: Any, met: bool | None) -> dict[str, Any]:
+    return {"target": name, "wanted": target, "measured": measured, "met": met}
+
+
+def _le(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def _zero_loss(result: dict[str, Any]) -> tuple[str, bool | None]:
+    db = result.get("database")
+    missing_viewers = sum(int(_get(result, "measure", key, "missing_total") or 0) for key in ("loss", "loss_warmup"))
+    db_missing = db["missing"] if db else None
+    not_approved = (db["accepted_ids"] - db["statuses"].get("approved", 0)) if db else None
+    text = f"viewers missed {missing_viewers} copies; database: {db_missing} ids missing, {not_approved} not approved"
+    if db is None:
+        return text + " (no database check)", missing_viewers == 0 and None
+    return text, missing_viewers == 0 and db_missing == 0 and not_approved == 0
+
+
+def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    scenario = result.get("scenario")
+    out: list[dict[str, Any]] = []
+    lat = _get(result, "measure", "latency_ms")
+    p50, p99 = _get(lat, "p50"), _get(lat, "p99")
+    if scenario in ("normal", "hot", "embedded"):
+        text, ok = _zero_loss(result)
+        out.append(_target("zero loss", "every 202'd id stored once and received by every viewer", text, ok))
+    if scenario == "normal":
+        out.append(_target("post → screen p50", "≤ 25 ms", p50, _le(p50, 25)))
+        out.append(_target("post → screen p99", "≤ 100 ms", p99, _le(p99, 100)))
+    if scenario == "hot":
+        out.append(_target("post → screen p99", "≤ 150 ms", p99, _le(p99, 150)))
+        rate = _get(result, "measure", "messages_per_viewer_per_s", "max_mean")
+        out.append(_target("messages per viewer", "≤ 20 /s (busiest viewer's average)", rate, _le(rate, 20)))
+        system = _get(result, "measure", "deliveries_per_s")
+        bare = _get(result, "bare", "deliveries_per_s")
+        gain = system / bare if system is not None and bare else None
+        out.append(_target("batching gain", "deliveries/s ≥ 3 × the bare broker's one-message-per-comment",
+                           None if gain is None else round(gain, 2), None if gain is None else gain >= 3))
+    if scenario == "embedded":
+        out.append(_target("post → screen p99 (amqtt)", "≤ 100 ms", p99, _le(p99, 100)))
+    if scenario == "bridge":
+        rate = _get(result, "measure", "comments_per_s")
+        out.append(_target("bridge throughput", "≥ 10,000 comments/s", rate, None if rate is None else rate >= 10_000))
+        r = _get(result, "ratio", "throughput")
+        out.append(_target("vs bare QoS 1 consumer", "≥ 0.6 ×", r, None if r is None else r >= 0.6))
+    if scenario == "edge":
+        alive = _get(result, "measure", "alive_after_hold")
+        out.append(_target("WebSocket viewers on one broker", "≥ 10,000", alive,
+                           None if alive is None else alive >= 10_000))
+        per = _get(result, "measure", "broker_kib_per_connection")
+        out.append(_target("memory per connection", "reported", f"{per} KiB (broker RSS)", per is not None))
+    if scenario == "join":
+        p99j = _get(result, "measure", "recent_ms", "p99")
+        out.append(_target("recent on screen after subscribing, p99", "≤ 50 ms", p99j, _le(p99j, 50)))
+    return out
+
+
+def saturated_load(result: dict[str, Any]) -> list[str]:
+    out = []
+    for window, doc in (result.get("processes") or {}).items():
+        for role, entry in (doc.get("roles") or {}).items():
+            per_process = entry["cpu_percent"] / max(1, entry["processes"])
+            if role.startswith("load") and per_process >= LOAD_SATURATED_PERCENT:
+                out.append(f"{role} used {per_process:.0f}% of a core per process in '{window}': "
+                           "the load generator may be what limits this figure")
+    return out
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, LatencySummary):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write(result: dict[str, Any], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ignore = out_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# results of `livecomments bench`: machine-specific, never committed\n*\n")
+    stamp = result["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    base = out_dir / f"{result['scenario']}-{stamp}"
+    doc = {k: v for k, v in result.items() if k != "latencies_ms"}
+    doc["warnings"] = saturated_load(result)
+    json_path = base.with_suffix(".json")
+    json_path.write_text(json.dumps(jsonable(doc), indent=2, ensure_ascii=False) + "\n")
+    paths = [json_path]
+    png = draw(result, base.with_suffix(".png"))
+    if png is not None:
+        paths.append(png)
+    return paths
+
+
+def draw(result: dict[str, Any], path: Path) -> Path | None:
+    """Histogram (log scale) and percentile curve of the latencies; None without matplotlib or data."""
+    series = {name: values for name, values in (result.get("latencies_ms") or {}).items() if values}
+    if not series:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, (hist, cdf) = plt.subplots(1, 2, figsize=(12, 4.5))
+    low = max(0.01, min(min(v) for v in series.values()))
+    high = max(max(v) for v in series.values())
+    bins = [low * (high / low) ** (i / 60) for i in range(61)] if high > low else 10
+    for name, values in series.items():
+        label = f"{name} (n={len(values):,})"
+        hist.hist([max(v, low) for v in values], bins=bins, histtype="step", label=label)
+        ordered = sorted(values)
+        step = max(1, len(ordered) // 2000)
+        xs = ordered[::step] + [ordered[-1]]
+        ys = [min(100.0, 100 * (i * step + 1) / len(ordered)) for i in range(len(xs) - 1)] + [100.0]
+        cdf.plot(xs, ys, label=label)
+    hist.set_xscale("log")
+    hist.set_xlabel("latency (ms)")
+    hist.set_ylabel("count")
+    hist.legend()
+    cdf.set_xscale("log")
+    cdf.set_xlabel("latency (ms)")
+    cdf.set_ylabel("percentile")
+    cdf.axhline(99, color="grey", linewidth=0.5)
+    cdf.axhline(50, color="grey", linewidth=0.5)
+    cdf.legend()
+    fig.suptitle(f"livecomments bench {result['scenario']} — {result.get('started_at', '')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# --- the terminal table ------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def grid(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _latency_rows(label: str, system: Any, bare: Any) -> list[list[Any]]:
+    rows = []
+    for q in ("p50", "p90", "p99", "max"):
+        s, b = _get(system, q), _get(bare, q)
+        rows.append([f"{label} {q} (ms)", s, b, round(s / b, 2) if s is not None and b else None])
+    return rows
+
+
+def comparison_rows(result: dict[str, Any]) -> list[list[Any]]:
+    m, b = result.get("measure") or {}, result.get("bare") or {}
+    scenario = result.get("scenario")
+    if scenario == "bridge":
+        rows: list[list[Any]] = [
+            ["comments/s (ingest → stored → on live/)", m.get("comments_per_s"), b.get("messages_per_s"),
+             _get(result, "ratio", "throughput")],
+            ["sent / acked by broker / seen on live", f"{m.get('sent')} / {m.get('acked_by_broker')} / "
+             f"{m.get('published_on_live')}", f"{b.get('sent')} / — / {b.get('consumed')}", None],
+        ]
+        return rows + _latency_rows("ingest → live", m.get("latency_ms"), None)
+    if scenario == "edge":
+        return [[k.replace("_", " "), v, None, None] for k, v in m.items() if not isinstance(v, dict | list)
+                and not isinstance(v, LatencySummary)] + _latency_rows("fan-out", _get(m, "fanout", "latency_ms"),
+                                                                       None)
+    if scenario == "join":
+        rows = _latency_rows("subscribe → recent", m.get("recent_ms"), b.get("recent_ms"))
+        rows += _latency_rows("SUBSCRIBE → SUBACK", m.get("suback_ms"), b.get("suback_ms"))
+        rows += [["joins ok / failed", f"{m.get('ok')} / {m.get('failed')}", f"{b.get('ok')} / {b.get('failed')}",
+                  None]]
+        return rows
+    posting = _get(result, "posting", "measure") or {}
+    rows = [
+        ["comments posted / 202'd / not sent in time", f"{posting.get('posted')} / {posting.get('accepted')} / "
+         f"{posting.get('not_sent')}", None, None],
+        ["comments/s (202'd, measured window)", _get(result, "posting", "measure", "accepted_per_s"),
+         b.get("comments_per_s"), None],
+        ["viewers", m.get("viewers"), b.get("viewers"), None],
+        ["deliveries/s (comments × viewers)", m.get("deliveries_per_s"), b.get("deliveries_per_s"),
+         _get(result, "ratio", "deliveries_per_s")],
+        ["lost copies at viewers", _get(m, "loss", "missing_total"), _get(b, "loss", "missing_total"), None],
+        ["msgs/s per viewer (busiest, avg)", _get(m, "messages_per_viewer_per_s", "max_mean"),
+         _get(b, "messages_per_viewer_per_s", "max_mean"), None],
+        ["msgs in 1 s per viewer (peak)", _get(m, "messages_per_viewer_per_s", "max_peak"),
+         _get(b, "messages_per_viewer_per_s", "max_peak"), None],
+    ]
+    rows += _latency_rows("post → viewer", m.get("latency_ms"), b.get("latency_ms"))
+    rows.append(["HTTP 202 p99 (ms)", _get(result, "posting", "measure", "http_ms", "p99"), None, None])
+    return rows
+
+
+def process_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    windows = result.get("processes") or {}
+    names = list(windows)
+    roles = sorted({r for w in windows.values() for r in (w.get("roles") or {})})
+    rows = []
+    for role in roles:
+        row: list[Any] = [role]
+        for name in names:
+            entry = (windows[name].get("roles") or {}).get(role)
+            row += [entry["cpu_percent"] if entry else None, entry["rss_mb"] if entry else None]
+        rows.append(row)
+    rows.append(["machine (% of all cores)"] + [x for n in names for x in
+                                                 (windows[n].get("machine_cpu_percent_of_all_cores"), None)])
+    header = ["process"] + [x for n in names for x in (f"CPU % ({n})", f"RSS MB ({n})")]
+    return header, rows
+
+
+def table(result: dict[str, Any]) -> str:
+    machine = result.get("machine") or {}
+    parts = [
+        f"livecomments bench {result.get('scenario')} — {result.get('started_at')}",
+        f"system: {result.get('system')}",
+        f"machine: {machine.get('cores')} cores; load average before {machine.get('load_average_before')}, "
+        f"after {machine.get('load_average_after')}",
+    ]
+    if result.get("command"):
+        parts.append(f"command: {result['command']}")
+    parts += ["", grid(["target", "wanted", "measured", "met"],
+                       [[t["target"], t["wanted"], t["measured"], t["met"]] for t in result.get("targets", [])])]
+    parts += ["", grid(["metric", "system", "bare broker", "ratio"], comparison_rows(result))]
+    header, rows = process_rows(result)
+    if rows:
+        parts += ["", grid(header, rows)]
+    for note in list(result.get("notes") or []) + saturated_load(result):
+        parts.append(f"note: {note}")
+    return "\n".join(parts)
