@@ -34,13 +34,23 @@ class DirtyVideos:
     def videos(self) -> list[str]:
         return list(self._flags)
 
-    def take(self, video_id: str, reactions_due: bool) -> Flags:
-        """The flags to act on now. Reactions wait (stay marked) until they are due."""
+    def take(self, video_id: str, recent_due: bool = True, reactions_due: bool = True) -> Flags:
+        """The flags to act on now. Throttled views that are not due yet stay marked for later
+        (a rebuild of the window goes with `recent`)."""
         flags = self._flags.pop(video_id)
-        if flags.reactions and not reactions_due:
-            self._flags[video_id] = Flags(reactions=True)
-            flags = Flags(flags.recent, flags.state, False, flags.reload)
-        return flags
+        later = Flags(
+            recent=flags.recent and not recent_due,
+            reactions=flags.reactions and not reactions_due,
+            reload=flags.reload and not recent_due,
+        )
+        if later:
+            self._flags[video_id] = later
+        return Flags(
+            recent=flags.recent and recent_due,
+            state=flags.state,
+            reactions=flags.reactions and reactions_due,
+            reload=flags.reload and recent_due,
+        )
 
     def __bool__(self) -> bool:
         return bool(self._flags)

@@ -52,6 +52,8 @@ from livecomments.wire import Submission, comment_view, encode_batch, encode_rea
 log = logging.getLogger("livecomments.bridge")
 
 PUBLISH_TIMEOUT_S = 10.0
+EVENTS_INTERVAL_S = 0.05  # one event batch per video per 50 ms at most: <= 20 messages/s per viewer
+RETAINED_INTERVAL_S = 0.25  # recent/ticker and reactions are republished at most every 250 ms
 SWEEP_INTERVAL_S = 1.0
 
 
@@ -83,6 +85,8 @@ class Bridge:
         self._windows: dict[str, RecentWindow] = {}
         self._dirty = DirtyVideos()
         self._reactions_sent: dict[str, float] = {}
+        self._recent_sent: dict[str, float] = {}
+        self._events_sent: dict[str, float] = {}
         self._last_sweep = 0.0
         self._last_scan = 0.0
         self._client: paho.Client | None = None
@@ -319,13 +323,26 @@ class Bridge:
             return
         now = time.monotonic()
         for video_id in sorted(self._dirty.videos()):
-            flags = self._dirty.take(video_id, reactions_due=now - self._reactions_sent.get(video_id, 0.0) >= 0.25)
+            if now - self._sent_at(self._events_sent, video_id) < EVENTS_INTERVAL_S:
+                continue  # this video's viewers got a batch a moment ago: let the next one grow
+            flags = self._dirty.take(
+                video_id,
+                recent_due=now - self._sent_at(self._recent_sent, video_id) >= RETAINED_INTERVAL_S,
+                reactions_due=now - self._sent_at(self._reactions_sent, video_id) >= RETAINED_INTERVAL_S,
+            )
             if not self._publish_video(video_id, flags):
                 self._dirty.mark({video_id}, **flags.as_marks())
                 self._resync.set()
                 return
+            self._events_sent[video_id] = now
+            if flags.recent:
+                self._recent_sent[video_id] = now
             if flags.reactions:
                 self._reactions_sent[video_id] = now
+
+    @staticmethod
+    def _sent_at(table: dict[str, float], video_id: str) -> float:
+        return table.get(video_id, float("-inf"))
 
     def _publish_video(self, video_id: str, flags: Flags) -> bool:
         if not self._flush_events(video_id):

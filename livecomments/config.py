@@ -58,6 +58,7 @@ class Settings:
     public_ws_urls: str | None = None
     rate_limit_count: int = 20
     rate_limit_window_s: int = 30
+    web_threads: int = 16  # waitress worker threads per web process (requests mostly wait on the database)
     bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own
     bridge_batch_max: int = 500  # submissions decided in one transaction at most
     # Several bridges split the videos between them: "i/N" makes this one handle the videos

@@ -18,7 +18,10 @@ from sqlalchemy.engine import make_url
 def engine_options(url: str) -> dict[str, Any]:
     if make_url(url).get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+    # No pre-ping: it is a round trip on every checkout, on the hot path of every post. A
+    # connection the server dropped fails one request (503, retried by the client with the same
+    # Idempotency-Key) and is then discarded by the pool.
+    return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 20, "max_overflow": 20}
 
 
 def prepare_engine(engine: Engine) -> Engine:

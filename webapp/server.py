@@ -14,7 +14,6 @@ from webapp import close_app, create_app
 
 log = logging.getLogger("livecomments.webapp.server")
 
-THREADS = 8
 # waitress buffers a whole body before the app sees it: bound that. Bodies between 8 KiB
 # and this get the app's JSON 413; beyond it waitress answers 413 itself.
 MAX_BUFFERED_BODY = 1024 * 1024
@@ -28,7 +27,7 @@ def make_server(settings: Settings, app: Flask | None = None) -> Any:
         app,
         host=settings.host,
         port=settings.http_port,
-        threads=THREADS,
+        threads=settings.web_threads,
         max_request_body_size=MAX_BUFFERED_BODY,
         ident="livecomments",
     )
