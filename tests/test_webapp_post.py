@@ -500,6 +500,6 @@ def test_metrics_count_accepted_and_rejected(client: FlaskClient, alice: dict[st
     post(client, {"text": "hi"}, {})
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "livecomments_web_comments_accepted_total 1.0" in metrics
-    assert 'livecomments_web_comments_rejected_total{status="400"} 1.0' in metrics
-    assert 'livecomments_web_comments_rejected_total{status="401"} 1.0' in metrics
+    assert 'livecomments_web_comments_rejected_total{reason="invalid",status="400"} 1.0' in metrics
+    assert 'livecomments_web_comments_rejected_total{reason="unauthorized",status="401"} 1.0' in metrics
     assert "livecomments_web_request_duration_seconds_bucket" in metrics

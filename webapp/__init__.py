@@ -59,7 +59,7 @@ def _observe(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.request_latency.labels(request.method, endpoint, str(response.status_code)).observe(elapsed)
     if endpoint == POST_COMMENT_ENDPOINT and response.status_code >= 400:
-        metrics.comments_rejected.labels(str(response.status_code)).inc()
+        metrics.comments_rejected.labels(str(response.status_code), g.get("error_code", "error")).inc()
     return response
 
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 
 import orjson
-from flask import Flask, Response
+from flask import Flask, Response, g, has_request_context
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
@@ -65,6 +65,8 @@ def unavailable(message: str) -> ApiError:
 
 
 def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    if has_request_context():
+        g.error_code = code  # for the metrics: rejections by reason
     body = orjson.dumps({"error": {"code": code, "message": message}})
     return Response(body, status=status, headers=dict(headers or {}), mimetype="application/json")
 

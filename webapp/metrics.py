@@ -22,8 +22,8 @@ class Metrics:
         )
         self.comments_rejected = Counter(
             "livecomments_web_comments_rejected",
-            "Comment posts answered with an error, by HTTP status",
-            ["status"],
+            "Comment posts answered with an error, by HTTP status and reason (the error code)",
+            ["status", "reason"],
             registry=self.registry,
         )
         self.publish_failures = Counter(
