@@ -166,12 +166,73 @@ class Viewer:
             has=self.page.locator(":scope > p.text", has_text=exactly)
         )
 
+    def item(self, text: str) -> Locator:
+        """The comment or reply (its <li>) whose text is exactly `text`."""
+        exactly = re.compile(f"^{re.escape(text)}$")
+        return self.page.locator("#stream li.comment, #stream li.reply").filter(
+            has=self.page.locator(":scope > p.text", has_text=exactly)
+        )
+
+    def reaction(self, text: str, kind: str) -> Locator:
+        """The `kind` reaction button of the comment or reply whose text is `text`."""
+        return self.item(text).locator(f":scope > .actions .reaction[data-kind={kind}]")
+
+    @property
+    def toast(self) -> Locator:
+        return self.page.locator("#toast")
+
+    @property
+    def live_total(self) -> Locator:
+        return self.page.locator("#live-total")
+
     # -- acting ---------------------------------------------------------------------------------
 
-    def sign_in(self, name: str) -> None:
+    def sign_in(self, name: str, moderator: bool = False) -> None:
         self.page.locator("#sign-in-name").fill(name)
+        self.page.locator("#sign-in-moderator").set_checked(moderator)
         self.page.locator("#sign-in button[type=submit]").click()
         expect(self.page.locator("#who-text")).to_have_text(f"Signed in as {name}.")
+        if moderator:
+            expect(self.page.locator("#mod-tools")).to_be_visible()
+
+    def react(self, text: str, kind: str) -> None:
+        """Press (or unpress) a reaction, through the picker when the kind is not showing."""
+        button = self.reaction(text, kind)
+        if not button.is_visible():
+            self.item(text).locator(":scope > .actions .react-pick").click()
+        button.click()
+
+    def comment_action(self, text: str, action: str) -> None:
+        """Open the comment's "More actions" and press one (Delete, Pin, Report, Ban…)."""
+        item = self.item(text)
+        more = item.locator(":scope > .actions > .more-button")
+        if more.get_attribute("aria-expanded") != "true":
+            more.click()
+        item.locator(":scope > .more-menu").get_by_role("button", name=action, exact=True).click()
+
+    def save_settings(self, **fields: object) -> None:
+        """As a moderator: open Chat settings, change the given fields, save."""
+        self.page.locator("#open-settings").click()
+        dialog = self.page.locator("#settings-dialog")
+        expect(dialog).to_be_visible()
+        expect(self.page.locator("#settings-save")).to_be_enabled()
+        for name, value in fields.items():
+            if name == "chat":
+                dialog.locator(f"#set-chat-{value}").check()
+            elif name == "slow_mode_s":
+                dialog.locator("#set-slow").fill(str(value))
+            elif name == "hold_for_review":
+                dialog.locator("#set-hold").set_checked(bool(value))
+            elif name == "reports_to_hold":
+                dialog.locator("#set-reports").fill(str(value))
+            elif name == "blocked_terms":
+                assert isinstance(value, list)
+                dialog.locator("#set-terms").fill("\n".join(value))
+            else:
+                raise ValueError(name)
+        self.page.locator("#settings-save").click()
+        expect(dialog).to_be_hidden(timeout=WAIT_MS)
+        expect(self.toast).to_have_text("Chat settings saved.")
 
     def write(self, text: str) -> None:
         self.page.locator("#compose-text").fill(text)

@@ -59,6 +59,7 @@ MODERATOR_ACTIONS = [
     ("PUT", f"/api/videos/{V}/pin", {"comment_id": "{cid}"}),
     ("DELETE", f"/api/videos/{V}/pin", None),
     ("GET", f"/api/videos/{V}/audit", None),
+    ("GET", f"/api/videos/{V}/settings", None),
 ]
 
 
@@ -181,6 +182,9 @@ def test_pin_settings_and_state(system: System, live: Collector) -> None:
     live.wait_for(lambda _m: latest(live, STATE)["pinned"] is None)
     state = system.api.call("GET", f"/api/videos/{V}").json()
     assert state["chat"] == "closed" and state["pinned"] is None
+    settings = system.api.mod("GET", f"/api/videos/{V}/settings").json()
+    assert settings == {"video_id": V, "chat": "closed", "slow_mode_s": 5, "hold_for_review": False,
+                        "blocked_terms": ["zorblax"], "reports_to_hold": 3}
 
     actions = [e["action"] for e in system.api.mod("GET", f"/api/videos/{V}/audit").json()["entries"]]
     assert actions == ["pin", "settings", "unpin"]

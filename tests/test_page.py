@@ -14,7 +14,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, BrowserContext, Request, Route, WebSocketRoute, expect
+from playwright.sync_api import Browser, BrowserContext, Request, Route, ViewportSize, WebSocketRoute, expect
 
 from livecomments import tokens
 from livecomments.ports import free_port
@@ -24,7 +24,7 @@ from webapp import close_app, pages
 from webapp.extensions import app_state
 from webapp.testing import SECRET, make_test_app, token
 
-PHONE = {"width": 375, "height": 740}
+PHONE: ViewportSize = {"width": 375, "height": 740}
 
 
 @pytest.fixture(scope="module")
@@ -553,6 +553,10 @@ def test_static_files_and_vendored_mqtt(dev_app: Flask, monkeypatch: pytest.Monk
         ("stream.js", "text/javascript"),
         ("backoff.js", "text/javascript"),
         ("posting.js", "text/javascript"),
+        ("reactions.js", "text/javascript"),
+        ("moderation.js", "text/javascript"),
+        ("panels.js", "text/javascript"),
+        ("api.js", "text/javascript"),
         ("viewer.css", "text/css"),
         ("favicon.svg", "image/svg+xml"),
         ("vendor/mqtt.esm.js", "text/javascript"),

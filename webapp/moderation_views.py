@@ -191,6 +191,25 @@ def _setting_changes(patch: SettingsPatch) -> dict[str, Any]:
     return changes
 
 
+def _settings_json(video: Video) -> dict[str, Any]:
+    return {
+        "video_id": video.id,
+        "chat": video.chat,
+        "slow_mode_s": video.slow_mode_s,
+        "hold_for_review": video.hold_for_review,
+        "blocked_terms": list(video.blocked_terms or []),
+        "reports_to_hold": video.reports_to_hold,
+    }
+
+
+@bp.get("/api/videos/<video_id>/settings")
+@operation("The chat settings, for moderators (blocked terms included)",
+           responses={200: None, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
+def read_settings(video_id: str) -> Response:
+    auth.require_moderator()
+    return json_response(_settings_json(_video(video_id)))
+
+
 @bp.patch("/api/videos/<video_id>/settings")
 @operation("Change the chat settings", request=SettingsPatch,
            responses={200: VideoOut, 400: None, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])

@@ -1,10 +1,25 @@
 // The viewer page: MQTT over WebSocket straight to the broker (MQTT.js), the DOM, and posting
 // over HTTP. What to render and what to fetch is decided by stream.js; when to reconnect by
-// backoff.js; what a failed post means by posting.js. User text only ever goes in textContent.
+// backoff.js; what a failed post means by posting.js; reaction counts by reactions.js; who may
+// do what by moderation.js; the moderator's panels are panels.js. User text only ever goes in
+// textContent.
 
 import mqtt from "./vendor/mqtt.esm.js";
+import { call } from "./api.js";
 import { Failover, backoffDelay, secondsLeft } from "./backoff.js";
+import {
+  BAN_CHOICES,
+  commentActions,
+  describeActionFailure,
+  extendDeadline,
+  formatSeconds,
+  isModerator,
+  slowModeWait,
+  tokenClaims,
+} from "./moderation.js";
+import { setupPanels } from "./panels.js";
 import { MAX_POST_RETRIES, checkDraft, codePointCount, describeFailure, retryAfterSeconds } from "./posting.js";
+import { CommentReactions, EMOJI, KINDS, LABELS, LiveTotals, MAX_FLOATING, formatCount } from "./reactions.js";
 import { Stream } from "./stream.js";
 
 const config = JSON.parse(document.getElementById("viewer-config").textContent);
@@ -17,15 +32,23 @@ const AT_BOTTOM_PX = 48;
 const ANNOUNCE_EVERY_MS = 4000;
 const FLUSH_FALLBACK_MS = 1000; // requestAnimationFrame does not run in a hidden tab
 const SESSION_KEY = "livecomments.session";
+const REACTIONS_KEY = "livecomments.reactions."; // + user id: the presses of this session
 const MAX_TEXT = config.maxTextCodePoints;
+const TOAST_MS = 5000;
+const FLOAT_MS = 3000;
 
 const stream = new Stream();
+const reactions = new CommentReactions();
+const live = new LiveTotals();
+const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
 
 // -- rendering: one requestAnimationFrame per batch of operations --------------------------------
 
 const scroller = $("stream-scroll");
 const list = $("stream");
 const elements = new Map(); // comment or reply id -> <li>
+const shownComment = new WeakMap(); // <li> -> its comment
+const reported = new Set(); // ids this reader reported
 let queue = [];
 let frame = 0;
 let fallbackTimer = 0;
@@ -91,6 +114,7 @@ function applyOp(op) {
     case "remove": {
       const item = elements.get(op.id);
       if (item !== undefined) {
+        if (item.contains(document.activeElement)) scroller.focus({ preventScroll: true });
         item.remove();
         elements.delete(op.id);
         for (const reply of item.querySelectorAll(".reply")) elements.delete(reply.dataset.id);
@@ -129,36 +153,366 @@ function metaLine(comment) {
   return meta;
 }
 
+function button(className, text, label) {
+  const node = el("button", className, text);
+  node.type = "button";
+  if (label) node.setAttribute("aria-label", label);
+  return node;
+}
+
 function commentElement(comment, count) {
   const item = el("li", "comment");
   item.dataset.id = comment.id;
   item.dataset.seq = String(comment.seq);
   item.append(metaLine(comment), el("p", "text", comment.text));
   const actions = el("div", "actions");
-  const reply = el("button", "reply-button", "Reply");
-  reply.type = "button";
-  reply.setAttribute("aria-label", `Reply to ${comment.user.name}`);
-  const toggle = el("button", "thread-toggle");
-  toggle.type = "button";
+  const reply = button("reply-button", "Reply", `Reply to ${comment.user.name}`);
+  const toggle = button("thread-toggle");
   toggle.setAttribute("aria-expanded", "false");
   const thread = el("ol", "replies");
   thread.id = `replies-${comment.id}`;
   thread.hidden = true;
   thread.setAttribute("aria-label", `Replies to ${comment.user.name}`);
   toggle.setAttribute("aria-controls", thread.id);
-  actions.append(reply, toggle);
-  item.append(actions, thread);
+  actions.append(reactionBar(comment), reply, toggle, moreButton(comment));
+  item.append(actions, moreMenu(comment), thread);
   elements.set(comment.id, item);
+  shownComment.set(item, comment);
   setReplyCount(item, count);
+  renderReactions(comment.id);
   return item;
 }
 
 function replyElement(reply) {
   const item = el("li", "reply");
   item.dataset.id = reply.id;
-  item.append(metaLine(reply), el("p", "text", reply.text));
+  const actions = el("div", "actions");
+  actions.append(reactionBar(reply), moreButton(reply));
+  item.append(metaLine(reply), el("p", "text", reply.text), actions, moreMenu(reply));
   elements.set(reply.id, item);
+  shownComment.set(item, reply);
+  renderReactions(reply.id);
   return item;
+}
+
+function whose(comment) {
+  return `${comment.user.name}'s ${comment.parent_id ? "reply" : "comment"}`;
+}
+
+// -- reactions on comments ----------------------------------------------------------------------
+
+function reactionBar(comment) {
+  const bar = el("div", "reactions");
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", `Reactions to ${whose(comment)}`);
+  for (const kind of KINDS) {
+    const b = button("reaction");
+    b.dataset.kind = kind;
+    b.setAttribute("aria-pressed", "false");
+    const emoji = el("span", "emoji", EMOJI[kind]);
+    emoji.setAttribute("aria-hidden", "true");
+    b.append(emoji, el("span", "n"));
+    bar.append(b);
+  }
+  const pick = button("react-pick", undefined, "Add a reaction");
+  pick.setAttribute("aria-expanded", "false");
+  const face = el("span", "emoji", "🙂");
+  face.setAttribute("aria-hidden", "true");
+  const plus = el("span", "plus", "+");
+  plus.setAttribute("aria-hidden", "true");
+  pick.append(face, plus);
+  bar.append(pick);
+  return bar;
+}
+
+function renderReactions(id) {
+  const item = elements.get(id);
+  if (item === undefined) return;
+  const bar = item.querySelector(":scope > .actions > .reactions");
+  const picking = bar.querySelector(".react-pick").getAttribute("aria-expanded") === "true";
+  const counts = reactions.get(id);
+  for (const b of bar.querySelectorAll(".reaction")) {
+    const kind = b.dataset.kind;
+    const n = counts[kind] ?? 0;
+    const pressed = reactions.pressed(id, kind);
+    b.setAttribute("aria-pressed", String(pressed));
+    b.setAttribute("aria-label", `${LABELS[kind]} (${n})`);
+    b.querySelector(".n").textContent = n > 0 ? formatCount(n) : "";
+    b.hidden = n === 0 && !pressed && !picking;
+  }
+}
+
+function renderAllReactions() {
+  for (const id of elements.keys()) renderReactions(id);
+}
+
+function setPicking(item, open) {
+  const pick = item.querySelector(":scope > .actions > .reactions > .react-pick");
+  pick.setAttribute("aria-expanded", String(open));
+  pick.setAttribute("aria-label", open ? "Close the reactions" : "Add a reaction");
+  renderReactions(item.dataset.id);
+}
+
+function mineKey() {
+  return session ? `${REACTIONS_KEY}${session.userId}` : null;
+}
+
+function loadMine() {
+  let saved = [];
+  const key = mineKey();
+  if (key) {
+    try {
+      saved = JSON.parse(sessionStorage.getItem(key) || "[]");
+    } catch {
+      saved = [];
+    }
+  }
+  reactions.useMine(saved);
+  renderAllReactions();
+}
+
+function saveMine() {
+  const key = mineKey();
+  if (key) sessionStorage.setItem(key, JSON.stringify(reactions.mineList()));
+}
+
+const reacting = new Set(); // "id kind" with a request on the way
+
+async function react(item, kind) {
+  const picking =
+    item.querySelector(":scope > .actions > .reactions > .react-pick").getAttribute("aria-expanded") === "true";
+  if (session === null) {
+    if (picking) setPicking(item, false);
+    needSignIn("Sign in to react.");
+    return;
+  }
+  const id = item.dataset.id;
+  const key = `${id} ${kind}`;
+  if (reacting.has(key)) return;
+  reacting.add(key);
+  const on = reactions.toggle(id, kind);
+  if (picking) {
+    setPicking(item, false);
+    item.querySelector(`:scope > .actions > .reactions > .reaction[data-kind="${kind}"]`).focus();
+  }
+  renderReactions(id);
+  saveMine();
+  const url = `${config.api.comment}${encodeURIComponent(id)}/reactions/${kind}`;
+  const result = await call(url, { method: on ? "PUT" : "DELETE", token: session?.token });
+  reacting.delete(key);
+  if (!result.ok) {
+    reactions.undo(id, kind);
+    renderReactions(id);
+    saveMine();
+    actionFailed("react", result);
+  }
+}
+
+// -- the actions of a comment: delete, pin, ban, report ------------------------------------------
+
+const ACTION_LABELS = {
+  delete: "Delete",
+  pin: "Pin",
+  unpin: "Unpin",
+  report: "Report",
+  ...Object.fromEntries(BAN_CHOICES.map((c) => [c.action, c.label])),
+};
+
+function moreButton(comment) {
+  const more = button("more-button", "⋯", `More actions for ${whose(comment)}`);
+  more.setAttribute("aria-expanded", "false");
+  more.setAttribute("aria-controls", `actions-${comment.id}`);
+  return more;
+}
+
+function moreMenu(comment) {
+  const menu = el("div", "more-menu");
+  menu.id = `actions-${comment.id}`;
+  menu.setAttribute("role", "group");
+  menu.setAttribute("aria-label", `Actions for ${whose(comment)}`);
+  menu.hidden = true;
+  return menu;
+}
+
+function viewer() {
+  return session ? { userId: session.userId, roles: session.roles } : null;
+}
+
+function fillMenu(item) {
+  const comment = shownComment.get(item);
+  const menu = item.querySelector(":scope > .more-menu");
+  const actions = commentActions(viewer(), comment, stream.pinned?.id ?? null);
+  menu.replaceChildren(
+    ...actions.map((action) => {
+      const done = action === "report" && reported.has(comment.id);
+      const b = button(`menu-action action-${action}`, done ? "Reported" : ACTION_LABELS[action]);
+      b.dataset.action = action;
+      b.disabled = done;
+      return b;
+    }),
+  );
+  if (!actions.length) menu.append(el("span", "menu-note", "Sign in to report or delete."));
+}
+
+function setMenu(item, open) {
+  const more = item.querySelector(":scope > .actions > .more-button");
+  const menu = item.querySelector(":scope > .more-menu");
+  if (open) fillMenu(item);
+  menu.hidden = !open;
+  more.setAttribute("aria-expanded", String(open));
+}
+
+function openMenus() {
+  return [...elements.values()].filter(
+    (item) => item.querySelector(":scope > .actions > .more-button")?.getAttribute("aria-expanded") === "true",
+  );
+}
+
+function refreshOpenMenus() {
+  for (const item of openMenus()) fillMenu(item);
+}
+
+function closeAllMenus() {
+  for (const item of openMenus()) setMenu(item, false);
+}
+
+const ACTION_WHAT = { "timeout-60": "ban", "timeout-600": "ban" };
+
+async function act(action, item, trigger) {
+  if (!needSignIn("Sign in first.")) return;
+  const comment = shownComment.get(item) ?? stream.pinned;
+  if (!comment) return;
+  const id = encodeURIComponent(comment.id);
+  const name = comment.user.name;
+  const ban = BAN_CHOICES.find((c) => c.action === action);
+  let request;
+  let done;
+  if (action === "delete") {
+    request = [`${config.api.comment}${id}`, { method: "DELETE" }];
+    done = "Comment deleted.";
+  } else if (action === "pin") {
+    request = [config.api.pin, { method: "PUT", body: { comment_id: comment.id } }];
+    done = "Comment pinned.";
+  } else if (action === "unpin") {
+    request = [config.api.pin, { method: "DELETE" }];
+    done = "Unpinned.";
+  } else if (action === "report") {
+    request = [`${config.api.comment}${id}/reports`, { method: "POST", body: {} }];
+    done = "Reported. Thank you: the moderators will have a look.";
+  } else if (ban !== undefined) {
+    const body = ban.durationS === null ? {} : { duration_s: ban.durationS };
+    request = [`${config.api.bans}${encodeURIComponent(comment.user.id)}`, { method: "PUT", body }];
+    done = ban.durationS === null
+      ? `${name} is banned from this chat.`
+      : `${name} can't post for ${formatSeconds(ban.durationS)}.`;
+  } else {
+    return;
+  }
+  trigger.disabled = true;
+  const result = await call(request[0], { ...request[1], token: session?.token });
+  trigger.disabled = false;
+  if (!result.ok) {
+    actionFailed(ACTION_WHAT[action] ?? action, result);
+    return;
+  }
+  if (action === "report") reported.add(comment.id);
+  notify(done);
+  if (trigger.id === "pinned-unpin") scroller.focus({ preventScroll: true }); // the box goes away
+  if (item.isConnected && item.querySelector(":scope > .more-menu")) {
+    setMenu(item, false);
+    item.querySelector(":scope > .actions > .more-button").focus();
+  }
+}
+
+function actionFailed(what, result) {
+  if (result.status === 401) signOut(describeActionFailure(what, 401));
+  else notify(describeActionFailure(what, result.status, result.error), true);
+}
+
+let toastTimer = 0;
+
+/** A short message over the stream, said politely to screen readers. */
+function notify(message, isError = false) {
+  const toast = $("toast");
+  toast.textContent = message;
+  toast.classList.toggle("error", isError);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toast.textContent = "";
+  }, TOAST_MS);
+}
+
+/** Whether the reader is signed in; if not, say so and take them to the sign-in. */
+function needSignIn(message) {
+  if (session !== null) return true;
+  setStatus(message, true);
+  (config.api.devToken ? $("sign-in-name") : $("token-input")).focus();
+  return false;
+}
+
+// -- live reactions: the video's totals and floating hearts ---------------------------------------
+
+const floaters = $("floaters");
+const LIVE_ORDER = ["love", ...KINDS.filter((k) => k !== "love")];
+
+function liveButtons() {
+  const group = $("live-buttons");
+  for (const kind of LIVE_ORDER) {
+    const b = button(`live-button${kind === "love" ? " primary" : ""}`, undefined, `Send a live reaction: ${LABELS[kind]}`);
+    b.dataset.kind = kind;
+    const emoji = el("span", "emoji", EMOJI[kind]);
+    emoji.setAttribute("aria-hidden", "true");
+    b.append(emoji);
+    group.append(b);
+  }
+  group.addEventListener("click", (event) => {
+    const b = event.target.closest("button");
+    if (b) sendLive(b.dataset.kind);
+  });
+}
+
+function showLiveTotal() {
+  $("live-total").textContent = formatCount(live.total);
+}
+
+function float(kind) {
+  if (reducedMotion.matches || floaters.childElementCount >= MAX_FLOATING) return;
+  const heart = el("span", `floater floater-${kind}`, EMOJI[kind]);
+  // CSSOM, not a style attribute: allowed by the CSP
+  heart.style.setProperty("--drift", `${Math.round(Math.random() * 48 - 24)}px`);
+  heart.style.setProperty("--start", `${Math.round(Math.random() * 32)}px`);
+  const remove = () => heart.remove();
+  heart.addEventListener("animationend", remove);
+  setTimeout(remove, FLOAT_MS + 500); // animations do not run in a hidden tab
+  floaters.append(heart);
+}
+
+async function sendLive(kind) {
+  if (!needSignIn("Sign in to react.")) return;
+  live.click(kind);
+  float(kind);
+  showLiveTotal();
+  const result = await call(config.api.liveReactions, { method: "POST", token: session?.token, body: { kind } });
+  if (!result.ok) {
+    live.failed(kind);
+    showLiveTotal();
+    actionFailed("react", result);
+  }
+}
+
+function onReactions(doc, retained) {
+  for (const id of reactions.onSnapshot(doc.comments)) renderReactions(id);
+  const kinds = live.onSnapshot(doc.video, { retained, room: MAX_FLOATING - floaters.childElementCount });
+  kinds.forEach((kind, i) => setTimeout(() => float(kind), i * 150));
+  showLiveTotal();
+}
+
+/** Counts carried by comment payloads (events, snapshots, history) count until the topic speaks. */
+function seenComments(comments) {
+  if (!Array.isArray(comments)) return;
+  for (const c of comments) {
+    if (c && typeof c === "object" && reactions.seen(c.id, c.reactions)) renderReactions(c.id);
+  }
 }
 
 function setReplyCount(item, count) {
@@ -173,6 +527,7 @@ function setReplyCount(item, count) {
 function renderPinned(comment) {
   const box = $("pinned");
   box.hidden = comment === null;
+  refreshOpenMenus(); // a menu offers Pin or Unpin
   if (comment === null) return;
   box.querySelector(".author").textContent = comment.user.name;
   box.querySelector(".text").textContent = comment.text;
@@ -208,15 +563,37 @@ $("new-comments").addEventListener("click", () => {
   $("new-comments").hidden = true;
 });
 
-// -- threads ------------------------------------------------------------------------------------
+// -- the buttons of comments and replies --------------------------------------------------------
 
 list.addEventListener("click", (event) => {
-  const button = event.target.closest("button");
-  const item = button?.closest(".comment");
-  if (!button || !item) return;
-  if (button.classList.contains("thread-toggle")) toggleThread(item, button);
-  else if (button.classList.contains("reply-button")) startReply(item);
+  const target = event.target.closest("button");
+  const item = target?.closest(".reply, .comment");
+  if (!target || !item || target.disabled) return;
+  const has = (name) => target.classList.contains(name);
+  if (has("thread-toggle")) toggleThread(item, target);
+  else if (has("reply-button")) startReply(item);
+  else if (has("reaction")) react(item, target.dataset.kind);
+  else if (has("react-pick")) setPicking(item, target.getAttribute("aria-expanded") !== "true");
+  else if (has("more-button")) setMenu(item, target.getAttribute("aria-expanded") !== "true");
+  else if (target.dataset.action) act(target.dataset.action, item, target);
 });
+
+list.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const item = event.target.closest(".reply, .comment");
+  if (!item) return;
+  if (event.target.closest(".more-menu")) {
+    setMenu(item, false);
+    item.querySelector(":scope > .actions > .more-button").focus();
+  } else if (event.target.closest(".reactions")) {
+    setPicking(item, false);
+    item.querySelector(":scope > .actions > .reactions > .react-pick").focus();
+  }
+});
+
+$("pinned-unpin").addEventListener("click", (event) => act("unpin", $("pinned"), event.currentTarget));
+
+// -- threads ------------------------------------------------------------------------------------
 
 function toggleThread(item, button, open = button.getAttribute("aria-expanded") !== "true") {
   button.setAttribute("aria-expanded", String(open));
@@ -232,6 +609,7 @@ async function loadReplies(parentId, item) {
   thread.append(loading);
   try {
     const body = await getJSON(`${config.api.comments}?parent_id=${encodeURIComponent(parentId)}&limit=${HISTORY_PAGE}`);
+    seenComments(body.comments);
     enqueue(stream.onReplies(parentId, body.comments));
     loading.remove();
   } catch {
@@ -296,7 +674,7 @@ function connect() {
   }
 
   client.on("connect", () => {
-    client.subscribe([topics.comments, topics.recent, topics.state], { qos: 0 }, (err, granted) => {
+    client.subscribe([topics.comments, topics.recent, topics.state, topics.reactions], { qos: 0 }, (err, granted) => {
       if (over) return;
       if (err || !granted || granted.some((g) => g.qos === 128)) {
         lost("subscription refused");
@@ -348,9 +726,17 @@ function receive(topic, payload, retained) {
   }
   if (doc === null || typeof doc !== "object") return;
   if (topic === topics.comments) {
+    if (Array.isArray(doc.events)) seenComments(doc.events.filter((e) => e?.type === "comment").map((e) => e.comment));
     enqueue(stream.onEvents(doc.events));
   } else if (topic === topics.recent) {
+    if (Array.isArray(doc.comments)) {
+      reactions.setWindow(doc.comments.map((c) => c?.id));
+      seenComments(doc.comments);
+    }
     enqueue(stream.onRecent(doc, { retained }));
+  } else if (topic === topics.reactions) {
+    onReactions(doc, retained);
+    return;
   } else if (topic === topics.state) {
     gotState = true;
     showChatState(doc);
@@ -371,6 +757,7 @@ async function pumpBackfill() {
   try {
     const body = await getJSON(`${config.api.comments}?after_seq=${request.afterSeq}&limit=${HISTORY_PAGE}`);
     backfillFailures = 0;
+    seenComments(body.comments);
     enqueue(stream.onBackfill(request, body.comments, HISTORY_PAGE));
   } catch (err) {
     stream.backfillFailed(request);
@@ -396,6 +783,7 @@ async function loadInitialFromHistory() {
     ]);
     if (stream.started) return;
     const comments = [...history.comments].reverse();
+    seenComments(comments);
     const seq = Math.max(Number(video.last_seq) || 0, ...comments.map((c) => Number(c.seq) || 0));
     enqueue(stream.onRecent({ seq, comments }));
     pumpBackfill();
@@ -425,39 +813,66 @@ async function getJSON(url) {
 // -- the chat's state ---------------------------------------------------------------------------
 
 let chatClosed = false;
+let chatState = null;
 
 function showChatState(state) {
+  chatState = state;
   chatClosed = state.chat === "closed" || state.status === "ended";
   $("chat-closed").hidden = !chatClosed;
+  showSlowMode();
   updateComposer();
+}
+
+function showSlowMode() {
+  const s = chatState && Number.isSafeInteger(chatState.slow_mode_s) ? chatState.slow_mode_s : 0;
+  const note = $("slow-mode");
+  note.hidden = s <= 0 || chatClosed;
+  const exempt = session !== null && isModerator(session.roles);
+  note.textContent = `Slow mode: ${formatSeconds(s)}${exempt ? " (you are exempt)" : " between comments"}.`;
 }
 
 // -- signing in ---------------------------------------------------------------------------------
 
-let session = readSession();
+let session = readSession(); // {token, name, userId, roles}: the roles are the token's
+
+function withClaims(saved) {
+  const claims = tokenClaims(saved.token);
+  return claims === null ? null : { token: saved.token, name: saved.name || claims.name, ...pick(claims) };
+}
+
+function pick({ userId, roles }) {
+  return { userId, roles };
+}
 
 function readSession() {
   try {
     const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-    return saved && typeof saved.token === "string" ? saved : null;
+    return saved && typeof saved.token === "string" ? withClaims(saved) : null;
   } catch {
     return null;
   }
 }
 
 function saveSession(next) {
-  session = next;
-  if (next) sessionStorage.setItem(SESSION_KEY, JSON.stringify(next));
+  session = next === null ? null : withClaims(next);
+  if (session) sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: session.token, name: session.name }));
   else sessionStorage.removeItem(SESSION_KEY);
   showSignedIn();
+  loadMine();
 }
 
 function showSignedIn() {
   const signedIn = session !== null;
+  const moderator = signedIn && isModerator(session.roles);
+  $("app").dataset.role = moderator ? "moderator" : signedIn ? "viewer" : "anonymous";
+  $("mod-tools").hidden = !moderator;
+  if (!moderator) panels.close();
+  closeAllMenus();
   $("compose").hidden = !signedIn;
   $("sign-in").hidden = signedIn || !config.api.devToken;
   $("token-sign-in").hidden = signedIn || Boolean(config.api.devToken);
   if (signedIn) $("who-text").textContent = `Signed in as ${session.name}.`;
+  showSlowMode();
   updateComposer();
 }
 
@@ -481,7 +896,7 @@ $("sign-in").addEventListener("submit", async (event) => {
     const resp = await fetch(config.api.devToken, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ user_id: userIdFor(name), name }),
+      body: JSON.stringify({ user_id: userIdFor(name), name, roles: $("sign-in-moderator").checked ? ["moderator"] : [] }),
     });
     const body = await resp.json().catch(() => null);
     if (!resp.ok || !body || typeof body.token !== "string") {
@@ -496,21 +911,10 @@ $("sign-in").addEventListener("submit", async (event) => {
   }
 });
 
-function nameInToken(token) {
-  try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
-    const claims = JSON.parse(new TextDecoder().decode(bytes));
-    return typeof claims.name === "string" && claims.name ? claims.name : String(claims.sub);
-  } catch {
-    return null;
-  }
-}
-
 $("token-sign-in").addEventListener("submit", (event) => {
   event.preventDefault();
   const token = $("token-input").value.trim();
-  const name = nameInToken(token);
+  const name = tokenClaims(token)?.name ?? null;
   if (name === null) {
     setStatus("That does not look like a token.", true);
     return;
@@ -548,8 +952,10 @@ function updateComposer() {
   const count = $("compose-count");
   count.textContent = `${n} / ${MAX_TEXT}`;
   count.classList.toggle("over", n > MAX_TEXT);
-  const waiting = waitUntil > Date.now();
-  $("compose-send").disabled = sending || waiting || chatClosed || n === 0 || n > MAX_TEXT;
+  const left = secondsLeft(waitUntil, Date.now());
+  const send = $("compose-send");
+  send.disabled = sending || left > 0 || chatClosed || n === 0 || n > MAX_TEXT;
+  send.textContent = left > 0 ? `Send in ${left} s` : "Send";
   textBox.disabled = chatClosed;
 }
 
@@ -567,11 +973,7 @@ $("compose").addEventListener("submit", (event) => {
 });
 
 function startReply(item) {
-  if (session === null) {
-    setStatus("Sign in to reply.", true);
-    (config.api.devToken ? $("sign-in-name") : $("token-input")).focus();
-    return;
-  }
+  if (!needSignIn("Sign in to reply.")) return;
   replyTo = { id: item.dataset.id, name: item.querySelector(".author").textContent };
   $("replying-text").textContent = `Replying to ${replyTo.name}`;
   $("replying").hidden = false;
@@ -668,14 +1070,20 @@ function posted(post) {
     if (replyTo && replyTo.id === post.parentId) cancelReply();
     if (item) toggleThread(item, item.querySelector(".thread-toggle"), true);
   }
+  const slow = slowModeWait(chatState, session?.roles);
+  if (slow > 0) {
+    startWait(slow, "Sent. Slow mode is on.", false);
+    return;
+  }
   setStatus("Sent.");
   setTimeout(() => {
     if ($("compose-status").textContent === "Sent.") setStatus("");
   }, 3000);
 }
 
-function startWait(seconds, message) {
-  waitUntil = Date.now() + seconds * 1000;
+/** Send stays disabled for `seconds` (a 429's Retry-After, or slow mode after a post), counting down. */
+function startWait(seconds, message, isError = true) {
+  waitUntil = extendDeadline(waitUntil > Date.now() ? waitUntil : 0, Date.now(), seconds);
   clearInterval(waitTimer);
   const tick = () => {
     const left = secondsLeft(waitUntil, Date.now());
@@ -683,7 +1091,7 @@ function startWait(seconds, message) {
       clearInterval(waitTimer);
       setStatus("You can send again.");
     } else {
-      setStatus(`${message} You can send again in ${left} s.`, true);
+      setStatus(`${message} You can send again in ${left} s.`, isError);
     }
     updateComposer();
   };
@@ -693,7 +1101,15 @@ function startWait(seconds, message) {
 
 // -- start ---------------------------------------------------------------------------------------
 
+const panels = setupPanels({
+  config,
+  session: () => session,
+  notify,
+  expired: (message) => signOut(message),
+});
+liveButtons();
 showSignedIn();
+loadMine();
 updateComposer();
 loadVideoState();
 connect();
