@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from livecomments.models import Comment, CommentStatus, LiveEvent, Reaction, Video, VideoReaction
+from livecomments.models import Comment, CommentStatus, LiveEvent, Video, VideoReaction
+from livecomments.reads import reaction_totals
 from livecomments.wire import Submission, comment_view, video_state
 
 
@@ -68,7 +69,7 @@ def recent_comments(session: Session, video_id: str, size: int) -> list[dict[str
         .limit(size)
     )
     comments = list(reversed(list(rows)))
-    totals = comment_reaction_totals(session, [c.id for c in comments])
+    totals = reaction_totals(session, [c.id for c in comments])
     return [comment_view(c, totals.get(c.id)) for c in comments]
 
 
@@ -88,21 +89,6 @@ def add_live_reactions(session: Session, video_id: str, counts: dict[str, int]) 
 def video_reaction_totals(session: Session, video_id: str) -> dict[str, int]:
     rows = session.execute(select(VideoReaction.kind, VideoReaction.count).where(VideoReaction.video_id == video_id))
     return {kind: int(count) for kind, count in rows if count}
-
-
-def comment_reaction_totals(session: Session, comment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Per-comment reaction counts by kind, for the given comments (those with any)."""
-    if not comment_ids:
-        return {}
-    rows = session.execute(
-        select(Reaction.comment_id, Reaction.kind, func.count())
-        .where(Reaction.comment_id.in_(list(comment_ids)))
-        .group_by(Reaction.comment_id, Reaction.kind)
-    )
-    out: dict[str, dict[str, int]] = {}
-    for comment_id, kind, n in rows:
-        out.setdefault(comment_id, {})[kind] = int(n)
-    return out
 
 
 def video_state_of(session: Session, video_id: str) -> dict[str, Any] | None:

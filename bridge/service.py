@@ -31,7 +31,6 @@ from bridge.inbox import Inbox
 from bridge.metrics import BridgeMetrics
 from bridge.outbox import (
     add_live_reactions,
-    comment_reaction_totals,
     mark_published,
     recent_comments,
     stuck_pending,
@@ -45,6 +44,7 @@ from livecomments.config import Settings
 from livecomments.db import create_schema, make_engine
 from livecomments.models import Video, VideoStatus
 from livecomments.mqtt_client import make_client, service_address
+from livecomments.reads import reaction_totals
 from livecomments.recent_cache import RecentCache
 from livecomments.validation import FieldError
 from livecomments.wire import Submission, comment_view, encode_batch, encode_reactions, encode_recent, ticker_text
@@ -409,7 +409,7 @@ class Bridge:
         with self._sessions() as session:
             window = self._window(session, video_id)
             totals = video_reaction_totals(session, video_id)
-            per_comment = comment_reaction_totals(session, [c["id"] for c in window.comments()])
+            per_comment = reaction_totals(session, [c["id"] for c in window.comments()])
         return [self._retain(self.topics.reactions(video_id), encode_reactions(video_id, totals, per_comment))]
 
     @staticmethod

@@ -47,8 +47,8 @@ class Submission:
         )
 
 
-def decode_submission(payload: bytes, topic_video_id: str | None = None) -> Submission:
-    """Decode and validate every field of an ingest message; raise FieldError if anything is off."""
+def decode_ingest_object(payload: bytes) -> dict[str, Any]:
+    """An ingest payload as a JSON object: at most 8 KiB of strict UTF-8 JSON, else FieldError."""
     if len(payload) > MAX_INGEST_BYTES:
         raise FieldError("payload", f"larger than {MAX_INGEST_BYTES} bytes")
     try:
@@ -57,6 +57,12 @@ def decode_submission(payload: bytes, topic_video_id: str | None = None) -> Subm
         raise FieldError("payload", "not valid UTF-8 JSON") from exc
     if not isinstance(doc, dict):
         raise FieldError("payload", "must be a JSON object")
+    return doc
+
+
+def decode_submission(payload: bytes, topic_video_id: str | None = None) -> Submission:
+    """Decode and validate every field of an ingest message; raise FieldError if anything is off."""
+    doc = decode_ingest_object(payload)
     user = doc.get("user")
     if not isinstance(user, dict):
         raise FieldError("user", "must be an object with id and name")
@@ -155,13 +161,8 @@ def video_state(
 
 def decode_reaction_counts(payload: bytes, topic_video_id: str, kinds: Iterable[str]) -> dict[str, int]:
     """An aggregated live-reaction message on `ingest/videos/{v}/reactions`: `{"video_id", "counts": {kind: n}}`."""
-    if len(payload) > MAX_INGEST_BYTES:
-        raise FieldError("payload", f"larger than {MAX_INGEST_BYTES} bytes")
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise FieldError("payload", "not valid UTF-8 JSON") from exc
-    if not isinstance(doc, dict) or doc.get("video_id") != topic_video_id:
+    doc = decode_ingest_object(payload)
+    if doc.get("video_id") != topic_video_id:
         raise FieldError("video_id", "must name the topic's video")
     counts = doc.get("counts")
     allowed = set(kinds)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from livecomments.models import AuditEntry, Ban, Comment, CommentStatus, Reaction, Report, Video
 from livecomments.outbox import append_event, lock_video
+from livecomments.reads import reaction_totals
 from livecomments.wire import comment_event, comment_view, delete_event, pin_event, unpin_event
 from webapp.extensions import db
 
@@ -203,17 +204,7 @@ def audit_log(video_id: str, limit: int = 1000) -> list[AuditEntry]:
 
 
 def reaction_counts(comment_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    if not comment_ids:
-        return {}
-    rows = db.session.execute(
-        select(Reaction.comment_id, Reaction.kind, func.count())
-        .where(Reaction.comment_id.in_(list(comment_ids)))
-        .group_by(Reaction.comment_id, Reaction.kind)
-    )
-    out: dict[str, dict[str, int]] = {}
-    for comment_id, kind, n in rows:
-        out.setdefault(comment_id, {})[kind] = int(n)
-    return out
+    return reaction_totals(db.session(), comment_ids)
 
 
 def add_reaction(comment_id: str, user_id: str, kind: str, now: int) -> bool:
