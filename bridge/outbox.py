@@ -46,18 +46,7 @@ def stuck_pending(session: Session, older_than_ms: int, limit: int = 500) -> lis
         .order_by(Comment.ts, Comment.id)
         .limit(limit)
     )
-    return [
-        Submission(
-            id=c.id,
-            video_id=c.video_id,
-            user_id=c.user_id,
-            user_name=c.user_name,
-            text=c.text,
-            parent_id=c.parent_id,
-            ts=c.ts,
-        )
-        for c in rows
-    ]
+    return [Submission.of(c) for c in rows]
 
 
 def recent_comments(session: Session, video_id: str, size: int) -> list[dict[str, Any]]:

@@ -34,6 +34,11 @@ class Submission:
     parent_id: str | None
     ts: int
 
+    @classmethod
+    def of(cls, c: Comment) -> Submission:
+        """The submission a stored comment stands for (the web app hands it over; the sweeper re-drives it)."""
+        return cls(c.id, c.video_id, c.user_id, c.user_name, c.text, c.parent_id, c.ts)
+
     def to_json(self) -> bytes:
         return orjson.dumps(
             {

@@ -150,7 +150,7 @@ def _record(draft: Draft, now_ms: int) -> tuple[Comment, bool]:
 def _hand_to_bridge(row: Comment) -> None:
     """Publish after COMMIT. On failure the row stays pending and the bridge's sweeper re-drives it."""
     state = app_state()
-    sub = Submission(row.id, row.video_id, row.user_id, row.user_name, row.text, row.parent_id, row.ts)
+    sub = Submission.of(row)
     try:
         state.publisher.publish_submission(sub)
     except Exception as exc:  # noqa: BLE001 - the row is durable; never fail the request here
