@@ -8,7 +8,7 @@ import orjson
 
 from livecomments.models import ReactionKind
 from livecomments.validation import FieldError, check_id
-from livecomments.wire import Submission, decode_reaction_counts, decode_submission
+from livecomments.wire import Submission, decode_reaction_counts, decode_submissions
 
 REACTION_KINDS = tuple(k.value for k in ReactionKind)
 
@@ -35,15 +35,22 @@ class Inbox:
     submissions: list[Submission] = field(default_factory=list)
     reactions: dict[str, dict[str, int]] = field(default_factory=dict)  # video -> kind -> clicks
     nudged: dict[str, set[str]] = field(default_factory=dict)  # video -> what others changed
+    invalid: list[FieldError] = field(default_factory=list)  # rejected elements of ingest arrays
 
-    def add(self, parsed: tuple[str, str] | None, payload: bytes) -> None:
-        """Validate one message by its topic; FieldError if it is not acceptable."""
+    def add(self, parsed: tuple[str, str] | None, payload: bytes) -> int:
+        """Validate one message by its topic; FieldError if it is not acceptable at all.
+
+        Returns how many valid items it brought (the elements of an ingest array that failed
+        validation are appended to `invalid`; the others are kept)."""
         if parsed is None:
             raise FieldError("topic", "not an ingest topic of this service")
         video_id, kind = parsed[0], parsed[1]
         check_id("video_id", video_id)
         if kind == "comments":
-            self.submissions.append(decode_submission(payload, video_id))
+            subs, errors = decode_submissions(payload, video_id)
+            self.submissions += subs
+            self.invalid += errors
+            return len(subs)
         elif kind == "reactions":
             counts = decode_reaction_counts(payload, video_id, REACTION_KINDS)
             into = self.reactions.setdefault(video_id, {})
@@ -51,3 +58,4 @@ class Inbox:
                 into[k] = into.get(k, 0) + n
         else:
             self.nudged.setdefault(video_id, set()).update(decode_nudge(payload))
+        return 1

@@ -213,9 +213,12 @@ class Bridge:
             parsed = self.topics.parse_ingest(msg.topic)
             if parsed is not None and not self._partition.owns(parsed[0]):
                 continue  # another bridge instance handles this video (it gets the message too)
+            rejected = len(inbox.invalid)
             try:
-                inbox.add(parsed, bytes(msg.payload))
-                self.metrics.ingest.labels("valid").inc()
+                self.metrics.ingest.labels("valid").inc(inbox.add(parsed, bytes(msg.payload)))
+                for exc in inbox.invalid[rejected:]:  # elements of an array, each counted
+                    self.metrics.ingest.labels("invalid").inc()
+                    log.warning("rejected a submission in the ingest array on %r: %s", msg.topic[:100], exc)
             except FieldError as exc:
                 self.metrics.ingest.labels("invalid").inc()
                 log.warning("rejected ingest message on %r (%d bytes): %s", msg.topic[:100], len(msg.payload), exc)

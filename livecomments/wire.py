@@ -18,6 +18,7 @@ from livecomments.validation import (
 )
 
 MAX_INGEST_BYTES = 8 * 1024
+MAX_INGEST_ARRAY = 100  # submissions in one ingest message at most (the array form)
 TICKER_MAX_BYTES = 160
 ELLIPSIS = "…"
 
@@ -39,17 +40,23 @@ class Submission:
         """The submission a stored comment stands for (the web app hands it over; the sweeper re-drives it)."""
         return cls(c.id, c.video_id, c.user_id, c.user_name, c.text, c.parent_id, c.ts)
 
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "video_id": self.video_id,
+            "user": {"id": self.user_id, "name": self.user_name},
+            "text": self.text,
+            "parent_id": self.parent_id,
+            "ts": self.ts,
+        }
+
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "id": self.id,
-                "video_id": self.video_id,
-                "user": {"id": self.user_id, "name": self.user_name},
-                "text": self.text,
-                "parent_id": self.parent_id,
-                "ts": self.ts,
-            }
-        )
+        return orjson.dumps(self.to_doc())
+
+
+def submissions_to_json(subs: Sequence[Submission]) -> bytes:
+    """Several submissions of one video as one ingest message (the array form)."""
+    return orjson.dumps([s.to_doc() for s in subs])
 
 
 def decode_ingest_object(payload: bytes) -> dict[str, Any]:
@@ -67,7 +74,13 @@ def decode_ingest_object(payload: bytes) -> dict[str, Any]:
 
 def decode_submission(payload: bytes, topic_video_id: str | None = None) -> Submission:
     """Decode and validate every field of an ingest message; raise FieldError if anything is off."""
-    doc = decode_ingest_object(payload)
+    return submission_of(decode_ingest_object(payload), topic_video_id)
+
+
+def submission_of(doc: Any, topic_video_id: str | None = None) -> Submission:
+    """Validate one decoded submission object; raise FieldError if anything is off."""
+    if not isinstance(doc, dict):
+        raise FieldError("payload", "must be a JSON object")
     user = doc.get("user")
     if not isinstance(user, dict):
         raise FieldError("user", "must be an object with id and name")
@@ -87,6 +100,36 @@ def decode_submission(payload: bytes, topic_video_id: str | None = None) -> Subm
         parent_id=None if parent is None else check_ulid("parent_id", parent),
         ts=ts,
     )
+
+
+def decode_submissions(payload: bytes, topic_video_id: str) -> tuple[list[Submission], list[FieldError]]:
+    """An ingest message on `ingest/videos/{v}/comments`: one submission object, or a JSON array
+    of 1-100 of them for the topic's video (at most 8 KiB in all).
+
+    FieldError if the message as a whole is unusable (size, JSON, shape, or the single object
+    is invalid). In the array form each element is validated on its own: the valid ones come
+    back in order, with one FieldError for each invalid one.
+    """
+    if len(payload) > MAX_INGEST_BYTES:
+        raise FieldError("payload", f"larger than {MAX_INGEST_BYTES} bytes")
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise FieldError("payload", "not valid UTF-8 JSON") from exc
+    if isinstance(doc, dict):
+        return [submission_of(doc, topic_video_id)], []
+    if not isinstance(doc, list):
+        raise FieldError("payload", "must be a JSON object or an array of them")
+    if not 1 <= len(doc) <= MAX_INGEST_ARRAY:
+        raise FieldError("payload", f"an array must hold 1-{MAX_INGEST_ARRAY} submissions")
+    subs: list[Submission] = []
+    errors: list[FieldError] = []
+    for element in doc:
+        try:
+            subs.append(submission_of(element, topic_video_id))
+        except FieldError as exc:
+            errors.append(exc)
+    return subs, errors
 
 
 def comment_view(c: Comment, reactions: Mapping[str, int] | None = None) -> dict[str, Any]:
