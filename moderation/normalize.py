@@ -297,3 +297,85 @@ def units(text: str, *, strokes: bool = True) -> list[Unit]:
 def skeleton(text: str) -> tuple[str, ...]:
     """The skeleton's words, first reading of each position: ``"Z.O.R.B.L.4.X!"`` -> ``("zorblax",)``."""
     return tuple(u.text for u in units(text, strokes=False))
+
+
+# Outline: the skeleton's words as their first readings only, computed with a regular
+# expression over a per-character table instead of position by position. Matching needs
+# no more than this to prove that nothing can match (moderation.terms), which is the
+# answer for almost every comment; the full `units` is built only when something might.
+
+Outline = tuple[tuple[str, bool], ...]  # per unit: its first readings (Unit.text), and Unit.spaced
+
+_OPAQUE = "\uffff"  # in a folded text: a character the outline cannot classify (never a folded letter)
+_NO_SPACE_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _NO_SPACE_RANGES)
+_ALPHA = r"[^\W\d_]"  # str.isalpha, for the characters the fold table lets through
+_ASCII_TOKEN = re.compile(r"(?:[A-Za-z0-9@$|+]|(?<=[A-Za-z])!(?=[A-Za-z]))+")
+_TOKEN = re.compile(
+    rf"(?=[^\W_])[{_NO_SPACE_CLASS}]"  # a letter of a script written without spaces: a token alone
+    rf"|(?:(?![{_NO_SPACE_CLASS}])(?:[^\W_]|[@$|+€£¢]|(?<={_ALPHA})!(?={_ALPHA})))+"
+)
+_LEET_FIRST = str.maketrans({c: r[0] for c, r in LEET.items()})
+_TABLE_LIMIT = 1 << 16  # distinct characters kept in the fold table
+
+
+def _folded_letter(letter: str) -> str:
+    """A skeleton character as the outline reads it: itself, a space (not part of a word), or opaque."""
+    if letter.isascii():
+        return letter
+    if not (letter.isalnum() or letter in _WORD_SYMBOLS):
+        return " "
+    regex_alpha = re.fullmatch(_ALPHA, letter) is not None
+    return letter if regex_alpha == letter.isalpha() else _OPAQUE
+
+
+class _FoldTable(dict[int, str]):
+    """Code point -> its skeleton characters (one per position, see `_folded_letter`), filled on demand."""
+
+    def __missing__(self, cp: int) -> str:
+        folded = "".join(_folded_letter(letter) for letter, _ in fold_char(chr(cp)))
+        if len(self) < _TABLE_LIMIT:
+            self[cp] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
+@lru_cache(maxsize=1 << 16)
+def first_readings(token: str) -> str:
+    """The first reading of each position of a unit whose skeleton characters are `token`."""
+    leet = any(c.isalpha() for c in token) or not any(c.isdigit() for c in token)
+    return token.translate(_LEET_FIRST) if leet else token
+
+
+def outline(text: str) -> Outline | None:
+    """``tuple((u.text, u.spaced) for u in units(text))``, computed fast; None if `text` needs `units`.
+
+    None for the rare characters whose class the regular expression cannot tell the way
+    `units` does (numerals such as Bengali ``৴`` that are alphanumeric but neither letters nor digits).
+    """
+    if text.isascii():
+        tokens = _ASCII_TOKEN.findall(text.lower())
+    else:
+        folded = text.translate(_FOLD_TABLE)
+        if _OPAQUE in folded:
+            return None
+        tokens = (_ASCII_TOKEN if folded.isascii() else _TOKEN).findall(folded)
+    return _grouped(tokens)
+
+
+def _grouped(tokens: list[str]) -> Outline:
+    """Tokens as units: runs of two or more one-character tokens joined (spaced), as in `units`."""
+    out: list[tuple[str, bool]] = []
+    k, count = 0, len(tokens)
+    while k < count:
+        j = k
+        while j < count and len(tokens[j]) == 1:
+            j += 1
+        if j - k >= 2:
+            out.append((first_readings("".join(tokens[k:j])), True))
+            k = j
+        else:
+            out.append((first_readings(tokens[k]), False))
+            k += 1
+    return tuple(out)

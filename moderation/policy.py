@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TypeAlias
 
 from moderation.library import library_matcher
-from moderation.terms import Match, TermMatcher
+from moderation.terms import Match, TermMatcher, prepare
 
 BLOCKED_TERM = "blocked_term"
 
@@ -64,8 +64,9 @@ def screen_text(text: str, video_terms: Terms = (), *, library: TermMatcher | No
     `library`: the library list's matcher; None means the default one (moderation.library),
     an empty TermMatcher(()) means none.
     """
+    prepared = prepare(text)  # normalised once for both lists
     for matcher in (matcher_for(video_terms), library_matcher() if library is None else library):
-        found = matcher.find(text)
+        found = matcher.find(prepared)
         if found is not None:
             return Decision(Verdict.REJECT, BLOCKED_TERM, match=found)
     return None

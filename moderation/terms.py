@@ -19,15 +19,22 @@ Matching works on the skeleton (moderation.normalize) and on whole units only:
 
 Phrases given as `allow` win over terms: a match lying inside an allowed phrase
 ("Dick Van Dyke", "tit for tat") is no match.
+
+Most comments contain no term, and `find` proves that first, cheaply: from the text's
+outline (moderation.normalize.outline, the first reading of every unit) it looks each
+unit's key up among the keys a term could be found under, with the fewest positions
+that term needs, and scans spaced-out letters for such a key. Only when one is there
+does it build the full units and check them as above, so the answer is the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice, product
 
-from moderation.normalize import Unit, units
+from moderation.normalize import Outline, Unit, outline, units
 
 Runs = tuple[tuple[str, int, bool], ...]  # a word as runs: letter, how many times, may it repeat more
 
@@ -52,6 +59,12 @@ def _key(letters: Iterable[str]) -> str:
         if not out or out[-1] != k:
             out.append(k)
     return "".join(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _outline_key(letters: str) -> str:
+    """`_key` of a unit's first readings, kept: the same words come up in comment after comment."""
+    return _key(letters)
 
 
 def _runs(word: str, stretch: bool = True) -> Runs:
@@ -163,6 +176,43 @@ class _Index:
             for entry in compiled:
                 self.by_key.setdefault(entry.words[0].key, []).append(entry)
         self.longest_key = max((len(k) for k in self.by_key), default=0)
+        self.gates = _gates(self.by_key)
+        one_word = {key for key, entries in self.by_key.items() if any(len(e.words) == 1 for e in entries)}
+        self.inside_keys = frozenset(k + end for k in one_word for end in ("", "s", "es"))
+
+    def may_match(self, sketch: Sequence[tuple[str, int, bool, str]]) -> bool:
+        """Could `at` or `inside` find a term in these units (key, positions, spaced, first readings)?
+
+        False proves they find none: `at` looks only under a unit's `_candidate_keys`, and
+        a term's words fit only units of their keys (`_whole_fits`) with at least their fewest
+        positions; `inside` looks under the keys of stretches of spaced-out letters, which are
+        scanned here the same way (without its width limit).
+        """
+        count = len(sketch)
+        for i, (key, _, spaced, letters) in enumerate(sketch):
+            for gate in self.gates.get(key, ()):
+                if i + len(gate) <= count and all(
+                    sketch[i + j][0] in keys and sketch[i + j][1] >= need for j, (keys, need) in enumerate(gate)
+                ):
+                    return True
+            if spaced and self._inside_may(letters):
+                return True
+        return False
+
+    def _inside_may(self, letters: str) -> bool:
+        limit = self.longest_key + 2
+        keys = self.inside_keys
+        for lo in range(len(letters)):
+            key = ""
+            for c in letters[lo:]:
+                grown = _extend(key, c)
+                if grown != key:
+                    key = grown
+                    if len(key) > limit:
+                        break
+                    if key in keys:
+                        return True
+        return False
 
     def at(self, words: Sequence[Unit], keys: Sequence[str], i: int) -> Iterator[tuple[_Term, int]]:
         """Every term whose words are words[i:i+n] (n >= 1): the term and n."""
@@ -194,6 +244,30 @@ class _Index:
         return None
 
 
+_Gate = tuple[tuple[frozenset[str], int], ...]  # per word of a term: the unit keys it fits, its fewest positions
+
+
+def _gate(term: _Term) -> _Gate:
+    last = len(term.words) - 1
+    return tuple(
+        (
+            frozenset((w.key, _key(w.key + "s"), _key(w.key + "es")) if j == last else (w.key,)),
+            min(sum(count for _, count, _ in runs) for runs in w.spellings),
+        )
+        for j, w in enumerate(term.words)
+    )
+
+
+def _gates(by_key: dict[str, list[_Term]]) -> dict[str, tuple[_Gate, ...]]:
+    """For every unit key a term is looked up under (see `_candidate_keys`), what its words need."""
+    found: dict[str, dict[_Gate, None]] = {}
+    for key, entries in by_key.items():
+        for unit_key in (key, key + "s", key + "es"):
+            gates = found.setdefault(unit_key, {})
+            gates.update(dict.fromkeys(_gate(entry) for entry in entries))
+    return {key: tuple(gates) for key, gates in found.items()}
+
+
 def _extend(key: str, c: str) -> str:
     k = _COARSE.get(c, c)
     return key if key.endswith(k) else key + k
@@ -203,6 +277,30 @@ def _whole_fits(word: _Word, unit: Unit, key: str, last: bool) -> bool:
     """Does the whole `unit` read as `word` (with a plural ending if it is a term's last word)?"""
     keys = (word.key, _key(word.key + "s"), _key(word.key + "es")) if last else (word.key,)
     return key in keys and word.fits(unit.chars, 0, len(unit.chars), last)
+
+
+class Prepared:
+    """A comment prepared once for every matcher that screens it (see `prepare`)."""
+
+    __slots__ = ("text", "sketch", "_units")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        found: Outline | None = outline(text)
+        self.sketch = None if found is None else tuple((_outline_key(t), len(t), s, t) for t, s in found)
+        self._units: tuple[list[Unit], list[str]] | None = None
+
+    def units(self) -> tuple[list[Unit], list[str]]:
+        """The text's units and their keys, built on first use."""
+        if self._units is None:
+            words = units(self.text)
+            self._units = (words, [_key(r[0] for r in w.chars) for w in words])
+        return self._units
+
+
+def prepare(text: str) -> Prepared:
+    """`text` ready to be screened by several matchers, its normalisation done once."""
+    return Prepared(text)
 
 
 class TermMatcher:
@@ -228,12 +326,23 @@ class TermMatcher:
     def __repr__(self) -> str:
         return f"TermMatcher({len(self)} terms)"
 
-    def find(self, text: str) -> Match | None:
-        """The first blocked term in `text` (leftmost), or None."""
+    def find(self, text: str | Prepared) -> Match | None:
+        """The first blocked term in `text` (leftmost), or None. `text` may be `prepare`d."""
+        prepared = text if isinstance(text, Prepared) else Prepared(text)
+        if not self._blocked.by_key:
+            return None
+        if prepared.sketch is not None and not self._blocked.may_match(prepared.sketch):
+            return None
+        return self._find_in(*prepared.units())
+
+    def _find_exact(self, text: str) -> Match | None:
+        """`find` without the proof of no match: every text through its full units (the reference)."""
         if not self._blocked.by_key:
             return None
         words = units(text)
-        keys = [_key(r[0] for r in w.chars) for w in words]
+        return self._find_in(words, [_key(r[0] for r in w.chars) for w in words])
+
+    def _find_in(self, words: Sequence[Unit], keys: Sequence[str]) -> Match | None:
         allowed = self._allowed_spans(words, keys)
         for i, word in enumerate(words):
             for entry, n in self._blocked.at(words, keys, i):
