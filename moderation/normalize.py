@@ -310,6 +310,8 @@ _OPAQUE = "\uffff"  # in a folded text: a character the outline cannot classify 
 _NO_SPACE_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _NO_SPACE_RANGES)
 _ALPHA = r"[^\W\d_]"  # str.isalpha, for the characters the fold table lets through
 _ASCII_TOKEN = re.compile(r"(?:[A-Za-z0-9@$|+]|(?<=[A-Za-z])!(?=[A-Za-z]))+")
+_ASCII_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9@$|+]+")  # the same where no "!" stands between two letters
+_ASCII_BANG_WORD = re.compile(r"[A-Za-z]![A-Za-z]")
 _TOKEN = re.compile(
     rf"(?=[^\W_])[{_NO_SPACE_CLASS}]"  # a letter of a script written without spaces: a token alone
     rf"|(?:(?![{_NO_SPACE_CLASS}])(?:[^\W_]|[@$|+€£¢]|(?<={_ALPHA})!(?={_ALPHA})))+"
@@ -354,28 +356,37 @@ def outline(text: str) -> Outline | None:
     None for the rare characters whose class the regular expression cannot tell the way
     `units` does (numerals such as Bengali ``৴`` that are alphanumeric but neither letters nor digits).
     """
-    if text.isascii():
-        tokens = _ASCII_TOKEN.findall(text.lower())
-    else:
-        folded = text.translate(_FOLD_TABLE)
-        if _OPAQUE in folded:
-            return None
-        tokens = (_ASCII_TOKEN if folded.isascii() else _TOKEN).findall(folded)
-    return _grouped(tokens)
+    found = outline_raw(text)
+    return None if found is None else tuple((first_readings(raw), spaced) for raw, spaced in found)
 
 
-def _grouped(tokens: list[str]) -> Outline:
+def outline_raw(text: str) -> list[tuple[str, bool]] | None:
+    """`outline` before leetspeak is read: each unit's skeleton characters (see `first_readings`)."""
+    tokens = _outline_tokens(text)
+    return None if tokens is None else _grouped(tokens)
+
+
+def _outline_tokens(text: str) -> list[str] | None:
+    folded = text.lower() if text.isascii() else text.translate(_FOLD_TABLE)
+    if not folded.isascii():
+        return None if _OPAQUE in folded else _TOKEN.findall(folded)
+    if "!" in folded and _ASCII_BANG_WORD.search(folded):
+        return _ASCII_TOKEN.findall(folded)
+    return _ASCII_PLAIN_TOKEN.findall(folded)
+
+
+def _grouped(tokens: list[str]) -> list[tuple[str, bool]]:
     """Tokens as units: runs of two or more one-character tokens joined (spaced), as in `units`."""
     out: list[tuple[str, bool]] = []
-    k, count = 0, len(tokens)
-    while k < count:
-        j = k
-        while j < count and len(tokens[j]) == 1:
-            j += 1
-        if j - k >= 2:
-            out.append((first_readings("".join(tokens[k:j])), True))
-            k = j
-        else:
-            out.append((first_readings(tokens[k]), False))
-            k += 1
-    return tuple(out)
+    run: list[str] = []
+    for token in tokens:
+        if len(token) == 1:
+            run.append(token)
+            continue
+        if run:
+            out.append(("".join(run), True) if len(run) > 1 else (run[0], False))
+            run = []
+        out.append((token, False))
+    if run:
+        out.append(("".join(run), True) if len(run) > 1 else (run[0], False))
+    return out

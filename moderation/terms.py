@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice, product
 
-from moderation.normalize import Outline, Unit, outline, units
+from moderation.normalize import Unit, first_readings, outline_raw, units
 
 Runs = tuple[tuple[str, int, bool], ...]  # a word as runs: letter, how many times, may it repeat more
 
@@ -61,10 +61,14 @@ def _key(letters: Iterable[str]) -> str:
     return "".join(out)
 
 
+_Sketch = tuple[str, int, bool, str]  # a unit of the outline: its key, positions, spaced, first readings
+
+
 @lru_cache(maxsize=1 << 16)
-def _outline_key(letters: str) -> str:
-    """`_key` of a unit's first readings, kept: the same words come up in comment after comment."""
-    return _key(letters)
+def _sketch(raw: str, spaced: bool) -> _Sketch:
+    """A unit of the outline from its skeleton characters, kept: the same words come up again and again."""
+    letters = first_readings(raw)
+    return _key(letters), len(letters), spaced, letters
 
 
 def _runs(word: str, stretch: bool = True) -> Runs:
@@ -180,7 +184,7 @@ class _Index:
         one_word = {key for key, entries in self.by_key.items() if any(len(e.words) == 1 for e in entries)}
         self.inside_keys = frozenset(k + end for k in one_word for end in ("", "s", "es"))
 
-    def may_match(self, sketch: Sequence[tuple[str, int, bool, str]]) -> bool:
+    def may_match(self, sketch: Sequence[_Sketch]) -> bool:
         """Could `at` or `inside` find a term in these units (key, positions, spaced, first readings)?
 
         False proves they find none: `at` looks only under a unit's `_candidate_keys`, and
@@ -286,8 +290,8 @@ class Prepared:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        found: Outline | None = outline(text)
-        self.sketch = None if found is None else tuple((_outline_key(t), len(t), s, t) for t, s in found)
+        found = outline_raw(text)
+        self.sketch = None if found is None else [_sketch(raw, spaced) for raw, spaced in found]
         self._units: tuple[list[Unit], list[str]] | None = None
 
     def units(self) -> tuple[list[Unit], list[str]]:
