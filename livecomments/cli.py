@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("web", "bridge"):
             p.add_argument("--mqtt-url", help="broker for services (LIVECOMMENTS_MQTT_URL)")
             p.add_argument("--database-url", help="LIVECOMMENTS_DATABASE_URL (default SQLite in the data dir)")
+        if name == "web":
+            p.add_argument("--workers", type=int, metavar="N",
+                           help="worker processes (LIVECOMMENTS_WEB_WORKERS, default: one per core)")
 
     dbp = sub.add_parser("db", help="database schema: migrations with Alembic")
     dbp.add_argument("action", choices=["upgrade", "current"], help="upgrade to the current schema, or show it")
@@ -167,9 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         Bridge(settings).run(_stop_event())
         return 0
     if args.command == "web":
-        from webapp.server import serve as serve_web
+        from webapp.server import serve_workers
 
-        return int(serve_web(settings, _stop_event()))
+        if args.workers is not None and args.workers < 1:
+            print("livecomments web: --workers must be 1 or more", file=sys.stderr)
+            return 2
+        return serve_workers(settings, args.workers)  # granian handles SIGTERM/SIGINT (stop) and SIGHUP
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
 

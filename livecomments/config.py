@@ -58,7 +58,8 @@ class Settings:
     public_ws_urls: str | None = None
     rate_limit_count: int = 20
     rate_limit_window_s: int = 30
-    web_threads: int = 16  # waitress worker threads per web process (requests mostly wait on the database)
+    web_threads: int = 16  # threads per web process (requests mostly wait on the database)
+    web_workers: int = 0  # `livecomments web` worker processes; 0: one per core
     bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own
     bridge_batch_max: int = 500  # submissions decided in one transaction at most
     # Several bridges split the videos between them: "i/N" makes this one handle the videos
@@ -71,6 +72,8 @@ class Settings:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{name} must be a port number, got {port}")
+        if self.web_workers < 0:
+            raise ConfigError(f"web_workers must be 0 (one per core) or more, got {self.web_workers}")
         if not 1 <= self.recent_size <= 1000:
             raise ConfigError("recent_size must be between 1 and 1000")
         if self.mqtt_url is not None and urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp"):

@@ -1,15 +1,29 @@
-"""Serving the web app with waitress: ``serve(settings, stop)`` runs until ``stop`` is set."""
+"""Serving the web app.
+
+`serve_workers(settings)` is `livecomments web`: granian (a Rust HTTP server) runs N worker
+processes on one shared socket, each building its own app (`create_app`: an MQTT client and
+a database pool per process) after the fork. SIGHUP respawns the workers one by one, each
+new one before its old one stops; SIGTERM/SIGINT stop them all. Granian was chosen by
+measured server CPU per request (`python -m bench.servers`, docs/operations.md).
+
+`make_server`/`shutdown_server`/`serve` run waitress in a thread of this process: what
+`livecomments up` embeds beside the bridge and the broker.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from waitress import create_server, trigger, wasyncore
 
-from livecomments.config import Settings
+from livecomments.config import ENV_PREFIX, Settings
 from webapp import close_app, create_app
 
 log = logging.getLogger("livecomments.webapp.server")
@@ -64,4 +78,136 @@ def serve(settings: Settings, stop: threading.Event, *, app: Flask | None = None
     shutdown_server(server)
     thread.join(SHUTDOWN_TIMEOUT_S)
     close_app(app)
+    return 0
+
+
+# --- production: granian, several worker processes ---------------------------------------------------
+
+RESPAWN_INTERVAL_S = 2.0  # on SIGHUP: how long a new worker runs beside the old one before that one stops
+_worker: Flask | None = None  # this worker process's app
+
+
+def worker_count(settings: Settings) -> int:
+    return settings.web_workers or os.cpu_count() or 1
+
+
+def settings_environ(settings: Settings) -> dict[str, str | None]:
+    """LIVECOMMENTS_* variables from which `Settings.from_env()` rebuilds `settings` (None: unset),
+    so that every worker process has the flags the parent was given."""
+    out: dict[str, str | None] = {}
+    for f in dataclasses.fields(settings):
+        if f.name == "extra":
+            continue
+        value = getattr(settings, f.name)
+        name = ENV_PREFIX + f.name.upper()
+        if value is None:
+            out[name] = None
+        elif isinstance(value, bool):
+            out[name] = "1" if value else "0"
+        elif isinstance(value, Path):
+            out[name] = str(value.resolve())
+        else:
+            out[name] = str(value)
+    return out
+
+
+class BoundedChunkedBody:
+    """Gives a chunked body (no Content-Length) a length, reading at most `limit` + 1 bytes of it.
+
+    Granian hands a chunked body over as a stream; Werkzeug then reads at most
+    MAX_CONTENT_LENGTH of it and would parse the truncated bytes as if they were all. With a
+    length the app answers its JSON 413 past the limit, as it does under waitress (which
+    buffers such a body itself)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get("CONTENT_LENGTH"):
+            stream, body = environ["wsgi.input"], b""
+            while len(body) <= self.limit:
+                data = stream.read(self.limit + 1 - len(body))
+                if not data:
+                    break
+                body += data
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]  # Werkzeug ignores a length beside chunked
+        return self.app(environ, start_response)
+
+
+def worker_app() -> Flask:
+    """Granian's factory, called in each worker process after the fork."""
+    global _worker
+    _worker = create_app(Settings.from_env())
+    _worker.wsgi_app = BoundedChunkedBody(_worker.wsgi_app, int(_worker.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]
+    log.info("web worker %d ready", os.getpid())
+    return _worker
+
+
+def _run_worker(*args: Any, **kwargs: Any) -> None:
+    """Granian's WSGI worker, then the app's own clean-up (publisher, database pool)."""
+    from granian.server import Server
+
+    try:
+        Server._spawn_wsgi_worker(*args, **kwargs)
+    finally:
+        if _worker is not None:
+            close_app(_worker)
+
+
+def prepare(settings: Settings) -> None:
+    """What the workers would otherwise race on: generated secrets and the migrations, once."""
+    from livecomments.credentials import ensure_credentials
+    from livecomments.db import create_schema, make_engine
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_credentials(settings.data_dir)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def serve_workers(settings: Settings, workers: int | None = None) -> int:
+    """`livecomments web`: granian with `workers` processes (default: settings, else one per core)
+    until SIGTERM/SIGINT; SIGHUP respawns the workers gracefully."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    count = workers or worker_count(settings)
+    prepare(settings)
+    for name, value in settings_environ(settings).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    server = Server(
+        "webapp.server:worker_app",
+        factory=True,
+        address=settings.host,
+        port=settings.http_port,
+        interface=Interfaces.WSGI,
+        workers=count,
+        blocking_threads=settings.web_threads,
+        websockets=False,
+        # Bodies are bounded without a setting: granian streams a body to the app, which reads at
+        # most MAX_CONTENT_LENGTH (8 KiB) and answers its JSON 413; granian then closes the
+        # connection without buffering the rest (a 300 MB upload leaves a worker's RSS unchanged).
+        respawn_failed_workers=True,
+        respawn_interval=RESPAWN_INTERVAL_S,
+        workers_kill_timeout=int(SHUTDOWN_TIMEOUT_S),
+        log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
+    )
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+
+    def announce() -> None:
+        log.info("web app: %d granian worker processes, %d threads each", count, settings.web_threads)
+        print(f"web app listening on http://{shown}:{settings.http_port}", flush=True)
+
+    server.on_startup(announce)
+    server.serve(spawn_target=_run_worker)
     return 0
