@@ -322,3 +322,128 @@ def test_mqtt_publisher_without_a_broker(tmp_path: Path) -> None:
             )
     finally:
         close_app(app)
+
+
+# --- `livecomments web --workers N`: granian worker processes -----------------------------------------
+
+
+def _worker_pids(web: Any) -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process(web.proc.pid).children()}
+
+
+def _answering_pids(base: str, port: int, workers: set[int], connections: int = 24) -> set[int]:
+    """Open keep-alive connections, ask once on each, and see which worker process holds each one."""
+    import psutil
+
+    sessions = [requests.Session() for _ in range(connections)]
+    try:
+        for s in sessions:
+            assert s.get(base + "/healthz", timeout=5).status_code == 200
+        answered = set()
+        for pid in workers:
+            for c in psutil.Process(pid).net_connections("tcp"):
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port:
+                    answered.add(pid)
+        return answered
+    finally:
+        for s in sessions:
+            s.close()
+
+
+def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
+    """`livecomments web --workers 2` against a real broker and bridge: two worker processes
+    answer, posts are published and read back, the body is bounded, SIGHUP replaces every
+    worker while posts keep getting their 202, and SIGTERM stops them all."""
+    import signal
+    import time
+
+    import psutil
+
+    from tests.apikit import Api
+
+    stack.broker()
+    stack.bridge()
+    web = stack.service("web", "--workers", "2", ports=[stack.http_port]).start()
+    base = f"http://127.0.0.1:{stack.http_port}"
+    api = Api(base, stack.secret)
+    api.wait_ready(30)
+    assert f"web app listening on http://127.0.0.1:{stack.http_port}" in web.output()
+
+    deadline = time.monotonic() + 20
+    while len(workers := _worker_pids(web)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) == 2
+    deadline = time.monotonic() + 20
+    answered: set[int] = set()
+    while answered != workers and time.monotonic() < deadline:
+        answered |= _answering_pids(base, stack.http_port, workers)
+    assert answered == workers
+
+    assert api.create_video("v1").status_code == 201
+    ids = [api.post("v1", f"comment {i}", user=f"u{i}").json()["id"] for i in range(6)]
+    big = requests.post(base + "/api/videos/v1/comments", data=b"x" * 20000,
+                        headers={**api.headers("alice"), "Content-Type": "application/json"}, timeout=5)
+    assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+    chunked = requests.post(base + "/api/videos/v1/comments", data=iter([b"x" * 5000] * 4),
+                            headers={**api.headers("alice"), "Content-Type": "application/json"}, timeout=5)
+    assert chunked.status_code == 413
+
+    def published() -> set[str]:
+        return {c["id"] for c in api.history("v1").json()["comments"]}
+
+    deadline = time.monotonic() + 20
+    while not set(ids) <= published() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert set(ids) <= published()
+
+    web.proc.send_signal(signal.SIGHUP)
+    statuses: list[int] = []
+    deadline = time.monotonic() + 30
+    n = 0
+    while time.monotonic() < deadline:
+        statuses.append(api.post("v1", f"during reload {n}", user=f"r{n % 15}").status_code)
+        n += 1
+        now = _worker_pids(web)
+        if len(now) == 2 and not now & workers:
+            break
+        time.sleep(0.05)
+    replaced = _worker_pids(web)
+    assert len(replaced) == 2 and not replaced & workers, (workers, replaced)
+    assert statuses and set(statuses) == {202}, statuses
+    assert api.post("v1", "after reload", user="after").status_code == 202
+
+    assert web.stop() == 0
+    gone = [pid for pid in workers | replaced if psutil.pid_exists(pid)
+            and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert gone == []
+
+
+def test_settings_reach_the_workers_through_the_environment(tmp_path: Path) -> None:
+    from webapp.server import settings_environ
+
+    settings = Settings(data_dir=tmp_path, secret=SECRET, http_port=8123, dev=True, sweep_after_s=0.5,
+                        database_url="sqlite:///x.db", web_workers=3)
+    env = {k: v for k, v in settings_environ(settings).items() if v is not None}
+    assert "LIVECOMMENTS_REDIS_URL" not in env
+    assert Settings.from_env(env) == settings
+
+
+def test_a_chunked_body_gets_a_bounded_length() -> None:
+    import io
+
+    from webapp.server import BoundedChunkedBody
+
+    seen: list[tuple[str, bytes, bool]] = []
+
+    def inner(environ: dict[str, Any], _start: Any) -> list[bytes]:
+        seen.append((environ["CONTENT_LENGTH"], environ["wsgi.input"].read(), "HTTP_TRANSFER_ENCODING" in environ))
+        return []
+
+    app = BoundedChunkedBody(inner, 10)
+    for body, want in ((b"12345", b"12345"), (b"x" * 100, b"x" * 11)):
+        app({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(body)}, None)
+        assert seen.pop() == (str(len(want)), want, False)
+    app({"CONTENT_LENGTH": "3", "wsgi.input": io.BytesIO(b"abc")}, None)  # untouched
+    assert seen.pop() == ("3", b"abc", False)
