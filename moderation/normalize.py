@@ -105,6 +105,7 @@ _NO_SPACE_RANGES = (
     (0xF900, 0xFAFF),  # cjk compatibility ideographs
     (0x20000, 0x3FFFF),  # cjk extensions b and later
 )
+_NO_SPACE_FIRST = chr(min(lo for lo, _ in _NO_SPACE_RANGES))
 
 
 def is_invisible(ch: str) -> bool:
@@ -243,7 +244,7 @@ def _tokens(pos: list[_Pos]) -> list[list[_Pos]]:
             if current:
                 tokens.append(current)
             current = []
-        elif _in(_NO_SPACE_RANGES, p[0]):
+        elif p[0] >= _NO_SPACE_FIRST and _in(_NO_SPACE_RANGES, p[0]):
             if current:
                 tokens.append(current)
             tokens.append([p])

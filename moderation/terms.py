@@ -68,7 +68,13 @@ _Sketch = tuple[str, int, bool, str]  # a unit of the outline: its key, position
 def _sketch(raw: str, spaced: bool) -> _Sketch:
     """A unit of the outline from its skeleton characters, kept: the same words come up again and again."""
     letters = first_readings(raw)
-    return _key(letters), len(letters), spaced, letters
+    return _text_key(letters), len(letters), spaced, letters
+
+
+@lru_cache(maxsize=1 << 16)
+def _text_key(letters: str) -> str:
+    """`_key` of a unit's first readings (`Unit.text`), kept."""
+    return _key(letters)
 
 
 def _runs(word: str, stretch: bool = True) -> Runs:
@@ -183,6 +189,7 @@ class _Index:
         self.gates = _gates(self.by_key)
         one_word = {key for key, entries in self.by_key.items() if any(len(e.words) == 1 for e in entries)}
         self.inside_keys = frozenset(k + end for k in one_word for end in ("", "s", "es"))
+        self.inside_prefixes = frozenset(k[:n] for k in self.inside_keys for n in range(1, len(k) + 1))
 
     def may_match(self, sketch: Sequence[_Sketch]) -> bool:
         """Could `at` or `inside` find a term in these units (key, positions, spaced, first readings)?
@@ -204,18 +211,23 @@ class _Index:
         return False
 
     def _inside_may(self, letters: str) -> bool:
-        limit = self.longest_key + 2
-        keys = self.inside_keys
-        for lo in range(len(letters)):
+        """Is a key of `inside_keys` the key of some stretch of `letters`?
+
+        The key of letters[lo:hi] only grows with hi, so the scan from lo stops at the
+        first key that begins no key of the set.
+        """
+        keys, prefixes = self.inside_keys, self.inside_prefixes
+        coarse = letters.translate(_COARSE_TABLE)
+        for lo in range(len(coarse)):
             key = ""
-            for c in letters[lo:]:
-                grown = _extend(key, c)
-                if grown != key:
-                    key = grown
-                    if len(key) > limit:
-                        break
-                    if key in keys:
-                        return True
+            for c in coarse[lo:]:
+                if key.endswith(c):  # a repeat: the same key
+                    continue
+                key += c
+                if key not in prefixes:
+                    break
+                if key in keys:
+                    return True
         return False
 
     def at(self, words: Sequence[Unit], keys: Sequence[str], i: int) -> Iterator[tuple[_Term, int]]:
@@ -272,6 +284,9 @@ def _gates(by_key: dict[str, list[_Term]]) -> dict[str, tuple[_Gate, ...]]:
     return {key: tuple(gates) for key, gates in found.items()}
 
 
+_COARSE_TABLE = str.maketrans(_COARSE)
+
+
 def _extend(key: str, c: str) -> str:
     k = _COARSE.get(c, c)
     return key if key.endswith(k) else key + k
@@ -298,7 +313,7 @@ class Prepared:
         """The text's units and their keys, built on first use."""
         if self._units is None:
             words = units(self.text)
-            self._units = (words, [_key(r[0] for r in w.chars) for w in words])
+            self._units = (words, [_text_key(w.text) for w in words])
         return self._units
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 from moderation.library import library_matcher, library_terms  # noqa: E402
 from moderation.normalize import outline, units  # noqa: E402
 from moderation.policy import screen_text  # noqa: E402
-from moderation.terms import TermMatcher, prepare  # noqa: E402
+from moderation.terms import TermMatcher, _text_key, prepare  # noqa: E402
 
 SETTINGS = settings(database=None, deadline=None, max_examples=300)
 VIDEO = TermMatcher(["zorblax", "quux", "red herring", "g spot", "666", "a b", "ass"], allow=["red herrings day"])
@@ -126,3 +126,19 @@ def test_a_prepared_text_answers_as_the_text(text: str) -> None:
     decision = screen_text(text, VIDEO)
     expected = VIDEO._find_exact(text) or library_matcher()._find_exact(text)
     assert (decision.match if decision is not None else None) == expected
+
+
+def _stretch_keys(letters: str) -> set[str]:
+    """The key of every stretch letters[lo:hi], the slow way."""
+    return {_text_key(letters[lo:hi]) for lo in range(len(letters)) for hi in range(lo + 1, len(letters) + 1)}
+
+
+@SETTINGS
+@given(st.text(alphabet="abcdefghiklmnorstuxz", max_size=30), st.sampled_from(MATCHERS))
+@example("azorblaxa", VIDEO)
+@example("xxshiity", MATCHERS[2])
+@example("zorblaxes", VIDEO)
+@example("iasses", MATCHERS[1])
+def test_the_spaced_letters_scan_finds_every_key_of_a_stretch(letters: str, matcher: TermMatcher) -> None:
+    index = matcher._blocked
+    assert index._inside_may(letters) == bool(_stretch_keys(letters) & index.inside_keys)
