@@ -28,3 +28,25 @@ def create_app() -> Flask:
         return Response(b'{"ready":true}', mimetype="application/json")
 
     return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.bare_app --port P --workers N --threads T`: on the web app's server setup."""
+    import argparse
+    import logging
+
+    from webapp.server import granian_server
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", type=int, default=16)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    granian_server("bench.bare_app:create_app", args.host, args.port, args.workers, args.threads).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

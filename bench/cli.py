@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("normal", "hot", "bridge", "edge", "join", "embedded")
+SCENARIOS = ("normal", "hot", "bridge", "edge", "join", "embedded", "post")
 
 HELP = {
     "normal": "100 comments/s over HTTP to 1,000 WebSocket viewers, 60 s (production stack)",
@@ -16,6 +16,7 @@ HELP = {
     "edge": "idle WebSocket viewers one Mosquitto holds, and memory per connection",
     "join": "time from subscribing to the retained recent comments on screen",
     "embedded": "amqtt + SQLite: 100 comments/s to 100 viewers",
+    "post": "the web app's CPU per accepted post (300/s, 30 s) beside a bare endpoint on the same server and workers",
 }
 
 

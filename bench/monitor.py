@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from bench.stats import cpu_percent
+from bench.stats import cpu_at, cpu_percent
 
 Roles = Callable[[], dict[str, list[int]]]
 
@@ -90,6 +90,10 @@ class Monitor:
         self.samples.append(sample)
         return sample
 
+    def cpu_seconds(self, t0: float, t1: float) -> dict[str, float]:
+        """CPU seconds per role over exactly [t0, t1] (time.monotonic())."""
+        return cpu_by_role(list(self.samples), t0, t1)
+
     def window(self, t0: float, t1: float) -> dict[str, object]:
         """Per role: CPU in % of one core over [t0, t1] and the largest RSS seen; the machine's CPU."""
         inside = [s for s in self.samples if t0 - self.interval <= s.t <= t1 + self.interval]
@@ -116,6 +120,23 @@ class Monitor:
             "machine_cpu_percent_of_all_cores": round(machine, 1),
             "cores": cores,
         }
+
+
+def cpu_by_role(samples: list[Sample], t0: float, t1: float) -> dict[str, float]:
+    """CPU seconds each role used over [t0, t1], every process's cumulative CPU interpolated
+    between the samples around t0 and t1 (a process born or gone inside counts what it was seen using)."""
+    series: dict[int, list[tuple[float, float]]] = {}
+    role_of: dict[int, str] = {}
+    for s in samples:
+        for pid, cpu in s.cpu_s.items():
+            series.setdefault(pid, []).append((s.t, cpu))
+            role_of[pid] = s.role_of[pid]
+    out: dict[str, float] = {}
+    for pid, points in series.items():
+        start, end = cpu_at(points, t0), cpu_at(points, t1)
+        if start is not None and end is not None:
+            out[role_of[pid]] = out.get(role_of[pid], 0.0) + max(0.0, end - start)
+    return out
 
 
 def load_average() -> list[float]:

@@ -75,6 +75,15 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                            None if alive is None else alive >= 10_000))
         per = _get(result, "measure", "broker_kib_per_connection")
         out.append(_target("memory per connection", "reported", f"{per} KiB (broker RSS)", per is not None))
+    if scenario == "post":
+        text, ok = _zero_loss(result)
+        out.append(_target("zero loss", "every 202'd id stored once and received by every viewer", text, ok))
+        web = _get(result, "web_cpu_ms_per_post")
+        out.append(_target("web CPU per accepted post", f"≤ {BUDGET_MS['web']} ms", web,
+                           _le(web, BUDGET_MS["web"])))
+        r = _get(result, "ratio", "cpu_per_post")
+        out.append(_target("vs the bare endpoint, same server and workers", f"≤ {BARE_ENDPOINT_RATIO_TARGET} ×", r,
+                           _le(r, BARE_ENDPOINT_RATIO_TARGET)))
     if scenario == "join":
         p99j = _get(result, "measure", "recent_ms", "p99")
         out.append(_target("recent on screen after subscribing, p99", "≤ 50 ms", p99j, _le(p99j, 50)))
@@ -222,6 +231,16 @@ def comparison_rows(result: dict[str, Any]) -> list[list[Any]]:
                   None]]
         return rows
     posting = _get(result, "posting", "measure") or {}
+    if scenario == "post":
+        bare = result.get("bare_endpoint") or {}
+        return [
+            ["posts posted / 202'd", f"{posting.get('posted')} / {posting.get('accepted')}",
+             f"{bare.get('posted')} / {bare.get('accepted')}", None],
+            ["202s per second (measured window)", posting.get("accepted_per_s"), bare.get("accepted_per_s"), None],
+            ["server CPU per 202 (ms, every worker)", _get(result, "web_cpu_ms_per_post"), bare.get("cpu_ms_per_post"),
+             _get(result, "ratio", "cpu_per_post")],
+            *_latency_rows("post → HTTP 202", posting.get("http_ms"), bare.get("http_ms")),
+        ]
     rows = [
         ["comments posted / 202'd / not sent in time", f"{posting.get('posted')} / {posting.get('accepted')} / "
          f"{posting.get('not_sent')}", None, None],
@@ -270,10 +289,96 @@ def table(result: dict[str, Any]) -> str:
         parts.append(f"command: {result['command']}")
     parts += ["", grid(["target", "wanted", "measured", "met"],
                        [[t["target"], t["wanted"], t["measured"], t["met"]] for t in result.get("targets", [])])]
-    parts += ["", grid(["metric", "system", "bare broker", "ratio"], comparison_rows(result))]
+    bare = "bare endpoint" if result.get("scenario") == "post" else "bare broker"
+    parts += ["", grid(["metric", "system", bare, "ratio"], comparison_rows(result))]
+    if result.get("cost"):
+        parts += ["", "CPU per unit of work (every process of the part, over the measured window):",
+                  grid(["part", "per", "count", "CPU s", "CPU ms per", "budget ms"], cost_rows(result))]
+    if result.get("steps"):
+        parts += ["", "where a comment's time goes (bridge histograms: scraped at the measured window's start "
+                  "and after the drain):",
+                  grid(["step", "p50 ms", "p99 ms", "n", "measured how"], step_rows(result))]
     header, rows = process_rows(result)
     if rows:
         parts += ["", grid(header, rows)]
     for note in list(result.get("notes") or []) + saturated_load(result):
         parts.append(f"note: {note}")
     return "\n".join(parts)
+
+
+# --- cost per comment and where a comment's time goes ---------------------------------------------------
+
+BUDGET_MS = {"web": 1.0, "bridge": 0.1}  # docs/../design.md, the cost budget per comment
+BARE_ENDPOINT_RATIO_TARGET = 2.5
+
+
+def role_cpu(cpu: dict[str, float], prefix: str) -> float | None:
+    """CPU seconds of every role named `prefix` or `prefix (...)` (e.g. broker (mosquitto))."""
+    found = [v for role, v in cpu.items() if role == prefix or role.startswith(prefix + " (")]
+    return sum(found) if found else None
+
+
+def cost_entry(part: str, unit: str, cpu_s: float | None, count: float | None,
+               budget_ms: float | None = None) -> dict[str, Any]:
+    from bench.stats import cpu_ms_per
+
+    ms = cpu_ms_per(cpu_s, count)
+    return {"part": part, "unit": unit, "count": count, "cpu_s": None if cpu_s is None else round(cpu_s, 3),
+            "ms_per_unit": None if ms is None else round(ms, 4), "budget_ms": budget_ms,
+            "met": None if ms is None or budget_ms is None else ms <= budget_ms}
+
+
+def cost_of(cpu: dict[str, float], units: Sequence[tuple[str, str, float | None]]) -> list[dict[str, Any]]:
+    """CPU per unit of work for each (role, unit, count): e.g. ("web", "accepted post", 6000)."""
+    out = []
+    for role, unit, count in units:
+        seconds = role_cpu(cpu, role)
+        if seconds is not None:
+            out.append(cost_entry(role, unit, seconds, count, BUDGET_MS.get(role)))
+    return out
+
+
+STEP_HISTOGRAMS = (
+    ("accepted → committed by the bridge", "livecomments_bridge_ingest_lag_seconds",
+     "bridge histogram (ingest_lag): submission ts, set at acceptance, to commit; transit and batching included"),
+    ("bridge transaction (per batch)", "livecomments_bridge_commit_seconds",
+     "bridge histogram (commit_seconds): one batch's database transaction"),
+    ("committed → published (per batch)", "livecomments_bridge_publish_seconds",
+     "bridge histogram (publish_seconds): publish on live/ to the broker's PUBACK"),
+)
+
+
+def _step(step: str, summary: Any, how: str) -> dict[str, Any]:
+    return {"step": step, "p50_ms": _get(summary, "p50"), "p99_ms": _get(summary, "p99"),
+            "n": _get(summary, "count"), "how": how}
+
+
+def comment_steps(http: Any, histograms: dict[str, Any] | None, viewer: Any,
+                  viewer_step: str = "post → at the viewer") -> list[dict[str, Any]]:
+    """Where a comment's time goes, step by step, each with how it was measured: `http` and
+    `viewer` are LatencySummary (client clocks), `histograms` the bridge's, scrape after minus before."""
+    steps = [_step("post → HTTP 202 (accepted)", http, "load generator: send to response, every post")]
+    for step, name, how in STEP_HISTOGRAMS:
+        h = (histograms or {}).get(name)
+        if h is None or h.count <= 0:
+            steps.append({"step": step, "p50_ms": None, "p99_ms": None, "n": 0,
+                          "how": how + (" (no bridge metrics scraped)" if histograms is None else "")})
+            continue
+        p50, p99 = h.quantile(0.5), h.quantile(0.99)
+        steps.append({"step": step, "p50_ms": None if p50 is None else round(p50 * 1000, 2),
+                      "p99_ms": None if p99 is None else round(p99 * 1000, 2), "n": int(h.count), "how": how})
+    steps.append(_step(viewer_step, viewer, "viewer: send time (in the comment's text) to receipt, one "
+                       "monotonic clock; end to end"))
+    return steps
+
+
+def cost_rows(result: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for c in result.get("cost") or []:
+        rows.append([c["part"], c["unit"], c["count"], c["cpu_s"], c["ms_per_unit"],
+                     "—" if c["budget_ms"] is None else f"≤ {c['budget_ms']}"])
+    return rows
+
+
+def step_rows(result: dict[str, Any]) -> list[list[Any]]:
+    return [[s["step"], s["p50_ms"], s["p99_ms"], s["n"], s["how"]] for s in result.get("steps") or []]

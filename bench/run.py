@@ -11,8 +11,12 @@ import math
 import os
 import platform
 import shlex
+import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,17 +26,33 @@ from bench import report
 from bench.conn import Endpoint, raise_nofile_limit
 from bench.monitor import Monitor, load_average, postgres_pids
 from bench.stats import (
+    Histogram,
     LatencySummary,
     Loss,
     LossTotals,
     Phase,
+    cpu_ms_per,
+    parse_histograms,
     rate_summary,
     ratio,
     second_of,
     throughput,
     total_loss,
 )
-from bench.system import EMBEDDED, PRODUCTION, LocalSystem, RemoteSystem, StackSpec, StartError, Target, create_video
+from bench.system import (
+    EMBEDDED,
+    PRODUCTION,
+    ROOT,
+    LocalSystem,
+    RemoteSystem,
+    StackSpec,
+    StartError,
+    Target,
+    create_video,
+    process_tree,
+    wait_for_port,
+    wait_ready,
+)
 from bench.workers import (
     ConsumerConfig,
     IngestConfig,
@@ -57,8 +77,7 @@ log = logging.getLogger("bench")
 RATE_LIMIT_COUNT, RATE_LIMIT_WINDOW_S = 20, 30  # the contract's defaults: a user posts 20 per 30 s per video
 DRAIN_TIMEOUT_S = 30.0
 # Kept-alive HTTP connections, all posting processes together: like a proxy's pool in front of
-# the web app, and below waitress's connection_limit (100), which leaves further connections
-# unaccepted until one closes (requests on them then wait tens of seconds).
+# the web app (and below waitress's connection_limit of 100, for `up`'s embedded server).
 HTTP_CONNECTIONS = 64
 
 
@@ -93,6 +112,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "edge": {"duration": 10, "rate": 0, "viewers": 12000},
     "join": {"duration": 30, "rate": 20, "viewers": 600},
     "embedded": {"duration": 60, "rate": 100, "viewers": 100},
+    "post": {"duration": 30, "rate": 300, "viewers": 1},
 }
 
 
@@ -135,7 +155,7 @@ def main(args: argparse.Namespace) -> int:
 
 def run(options: Options) -> dict[str, Any]:
     runner = {"normal": delivery, "hot": delivery, "embedded": delivery, "bridge": bridge_alone,
-              "edge": edge, "join": join}[options.scenario]
+              "edge": edge, "join": join, "post": post_cost}[options.scenario]
     started = datetime.datetime.now(datetime.UTC)
     load_before = load_average()
     with system_for(options) as target:
@@ -202,6 +222,45 @@ def roles_of(target: Target, fleet: Fleet) -> Monitor:
         return out
 
     return Monitor(roles)
+
+
+def scrape_histograms(url: str | None) -> dict[str, Histogram] | None:
+    """The histograms on a service's /metrics (the bridge's), or None if there is none to ask."""
+    if url is None:
+        return None
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own http:// URL
+            return parse_histograms(response.read().decode())
+    except (urllib.error.URLError, OSError, ValueError):
+        log.warning("could not scrape %s", url)
+        return None
+
+
+class Scrape:
+    """The bridge's histograms at one moment (now, or later from a timer thread) and again at the end."""
+
+    def __init__(self, url: str | None, at_ns: int | None = None) -> None:
+        self.url = url
+        self.before: dict[str, Histogram] | None = None
+        self._timer: threading.Timer | None = None
+        delay = max(0.0, (at_ns - time.monotonic_ns()) / 1e9) if at_ns is not None else 0.0
+        if url is not None and delay > 0:
+            self._timer = threading.Timer(delay, self._take)
+            self._timer.daemon = True
+            self._timer.start()
+        else:
+            self._take()
+
+    def _take(self) -> None:
+        self.before = scrape_histograms(self.url)
+
+    def delta(self) -> dict[str, Histogram] | None:
+        if self._timer is not None:
+            self._timer.join(30)
+        after = scrape_histograms(self.url)
+        if after is None or self.before is None:
+            return None
+        return {name: h.minus(self.before.get(name)) for name, h in after.items()}
 
 
 def live_topic(video_id: str, leaf: str) -> str:
@@ -280,7 +339,8 @@ def issue_tokens(secret: str, first: int, count: int) -> list[str]:
 
 
 def run_posters(fleet: Fleet, options: Options, target: Target, video_id: str,
-                schedule: list[tuple[int, float]], rate: float, start_in: float = 2.0) -> tuple[list[Worker], int]:
+                schedule: list[tuple[int, float]], rate: float, start_in: float = 2.0,
+                http: str | None = None) -> tuple[list[Worker], int]:
     if target.secret is None:
         raise StartError("posting needs the target's token secret (--secret or LIVECOMMENTS_SECRET)")
     procs = options.poster_procs
@@ -289,7 +349,7 @@ def run_posters(fleet: Fleet, options: Options, target: Target, video_id: str,
     workers = []
     first = 0
     for i in range(procs):
-        config = PosterConfig(i, procs, target.http, video_id, issue_tokens(target.secret, first, users[i]),
+        config = PosterConfig(i, procs, http or target.http, video_id, issue_tokens(target.secret, first, users[i]),
                               [(phase, seconds, rate / procs) for phase, seconds in schedule], start_ns,
                               connections=max(4, HTTP_CONNECTIONS // procs))
         first += users[i]
@@ -386,12 +446,14 @@ def delivery(options: Options, target: Target) -> dict[str, Any]:
         post_workers, start_ns = run_posters(fleet, options, target, video_id, schedule, options.rate)
         t_measure = start_ns + int(options.warmup * 1e9)
         t_end = t_measure + int(options.duration * 1e9)
+        scrape = Scrape(target.bridge_metrics, t_measure)
         posts = gather_posts(post_workers, options.warmup + options.duration + 120)
         accepted: dict[int, list[int]] = {p: [r[1] for r in posts["records"] if r[0] == p and r[2] == 202]
                     for p in (Phase.WARMUP, Phase.MEASURE)}
         ids = [r[3] for r in posts["records"] if r[2] == 202]
         waited = drain(view, n_viewers * len(ids))
         t_system_done = time.monotonic()
+        histograms = scrape.delta()
         result["posting"] = {"measure": post_summary(posts, Phase.MEASURE, options.duration),
                              "warmup": post_summary(posts, Phase.WARMUP, options.warmup),
                              "errors": posts["errors"], "max_schedule_lag_ms": round(posts["max_lag_ms"], 1),
@@ -412,6 +474,15 @@ def delivery(options: Options, target: Target) -> dict[str, Any]:
         result["measure"] = delivery_summary(per_viewer, latencies, Phase.MEASURE, accepted[Phase.MEASURE],
                                              origin, t_measure, t_end, options.duration, waited)
         result["measure"]["loss_warmup"] = loss_for(per_viewer, Phase.WARMUP).to_dict()
+        n_accepted = len(accepted[Phase.MEASURE])
+        # the web app works while posts come in; the bridge and the broker until the viewers have it all
+        web_cpu = monitor.cpu_seconds(t_measure / 1e9, t_end / 1e9 + 0.5)
+        system_cpu = monitor.cpu_seconds(t_measure / 1e9, t_system_done)
+        result["cost"] = report.cost_of(web_cpu, [("web", "accepted post", n_accepted)]) + report.cost_of(
+            system_cpu, [("bridge", "comment", n_accepted), ("broker", "delivery", result["measure"]["deliveries"]),
+                         ("postgres", "comment", n_accepted), ("redis", "comment", n_accepted)])
+        result["steps"] = report.comment_steps(result["posting"]["measure"]["http_ms"], histograms,
+                                               result["measure"]["latency_ms"])
         result["latencies_ms"] = {"system": latencies.get(Phase.MEASURE, [])}
         result["processes"] = {"measure": monitor.window(t_measure / 1e9, t_system_done)}
         if bare_window is not None:
@@ -475,6 +546,67 @@ def ratios(measure: dict[str, Any], bare: dict[str, Any]) -> dict[str, float | N
     value = ratio(measure["deliveries_per_s"], bare["deliveries_per_s"])
     out["deliveries_per_s"] = round(value, 2) if value is not None else None
     return out
+
+
+# --- post: the web app's CPU per accepted post beside a bare endpoint ------------------------------------
+
+
+def post_cost(options: Options, target: Target) -> dict[str, Any]:
+    """The production stack loaded like `normal` (with few viewers), then the bare endpoint
+    (bench/bare_app.py: parse JSON, answer 202) on the same server with the same workers and
+    threads, posted to on the same schedule: server CPU per 202 of each, and their ratio."""
+    result = delivery(replace(options, bare=False), target)
+    web = next((c for c in result.get("cost", []) if c["part"] == "web"), None)
+    result["web_cpu_ms_per_post"] = web["ms_per_unit"] if web else None
+    if not options.bare:
+        return result
+    bare = bare_endpoint_phase(options, target)
+    result["processes"]["bare endpoint"] = bare.pop("processes")
+    result["bare_endpoint"] = bare
+    result["cost"].append(report.cost_entry("bare endpoint", "202", bare["cpu_s"], bare["accepted"]))
+    value = ratio(result["web_cpu_ms_per_post"], bare["cpu_ms_per_post"])
+    result["ratio"] = {"cpu_per_post": round(value, 2) if value is not None else None}
+    return result
+
+
+def bare_endpoint_phase(options: Options, target: Target) -> dict[str, Any]:
+    from livecomments.config import Settings
+    from livecomments.ports import free_port
+
+    workers = int(getattr(target, "web_workers", 0) or os.cpu_count() or 1)
+    threads = Settings().web_threads
+    host, port = "127.0.0.1", free_port()
+    argv = [sys.executable, "-m", "bench.bare_app", "--host", host, "--port", str(port), "--workers", str(workers),
+            "--threads", str(threads)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,  # noqa: S603 - our own interpreter
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    fleet = Fleet()
+    try:
+        wait_for_port(host, port, 30, proc)
+        wait_ready(f"http://{host}:{port}")
+        monitor = Monitor(lambda: {"bare endpoint": process_tree(proc.pid), **fleet.pids()}).start()
+        schedule: list[tuple[int, float]] = [(Phase.WARMUP, options.warmup), (Phase.MEASURE, options.duration)]
+        post_workers, start_ns = run_posters(fleet, options, target, "bench-bare", schedule, options.rate,
+                                             http=f"http://{host}:{port}")
+        t_measure = start_ns + int(options.warmup * 1e9)
+        t_end = t_measure + int(options.duration * 1e9)
+        posts = gather_posts(post_workers, options.warmup + options.duration + 120)
+        monitor.stop()
+        summary = post_summary(posts, Phase.MEASURE, options.duration)
+        cpu = report.role_cpu(monitor.cpu_seconds(t_measure / 1e9, t_end / 1e9 + 0.5), "bare endpoint")
+        summary.update(server=f"granian, {workers} workers x {threads} threads (webapp.server.granian_server)",
+                       cpu_s=cpu, cpu_ms_per_post=_round(cpu_ms_per(cpu, summary["accepted"]), 4),
+                       errors=posts["errors"],
+                       processes=monitor.window(t_measure / 1e9, t_end / 1e9 + 0.5))
+        return summary
+    finally:
+        fleet.stop()
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 # --- the bridge alone ------------------------------------------------------------------------------------
@@ -745,3 +877,7 @@ def publish_retained(endpoint: Endpoint, password: str, topic: str, payload: byt
         conn.close()
 
     asyncio.run(send())
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

@@ -280,3 +280,84 @@ def cpu_percent(cpu_s_before: float, cpu_s_after: float, wall_s: float) -> float
     if wall_s <= 0:
         return 0.0
     return max(0.0, cpu_s_after - cpu_s_before) / wall_s * 100
+
+
+def cpu_at(samples: Sequence[tuple[float, float]], t: float) -> float | None:
+    """A process's cumulative CPU seconds at time t, interpolated between the (time, CPU seconds)
+    samples around it (sorted by time); the nearest sample outside them; None without samples."""
+    if not samples:
+        return None
+    if t <= samples[0][0]:
+        return samples[0][1]
+    for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
+        if t0 <= t <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return samples[-1][1]
+
+
+def cpu_ms_per(cpu_s: float | None, count: float | None) -> float | None:
+    """CPU milliseconds per unit of work (an accepted post, a comment, a delivery)."""
+    if cpu_s is None or not count:
+        return None
+    return cpu_s * 1000 / count
+
+
+# --- Prometheus histograms: a step's time from the service's own /metrics --------------------
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """One Prometheus histogram: cumulative counts per upper bound (`le`, ascending, +Inf last)."""
+
+    buckets: tuple[tuple[float, float], ...]
+    sum: float
+    count: float
+
+    def minus(self, before: Histogram | None) -> Histogram:
+        """What was observed between two scrapes."""
+        if before is None:
+            return self
+        old = dict(before.buckets)
+        return Histogram(tuple((le, n - old.get(le, 0.0)) for le, n in self.buckets), self.sum - before.sum,
+                         self.count - before.count)
+
+    def quantile(self, q: float) -> float | None:
+        """As PromQL's histogram_quantile: linear within the bucket holding rank q × count
+        (q in 0..1); the highest finite bound if the rank falls in +Inf; None if empty."""
+        if self.count <= 0 or not self.buckets:
+            return None
+        rank = q * self.count
+        lower, below = 0.0, 0.0
+        for le, cumulative in self.buckets:
+            if cumulative >= rank:
+                if math.isinf(le):
+                    return lower
+                inside = cumulative - below
+                return lower + (le - lower) * ((rank - below) / inside if inside > 0 else 1.0)
+            lower, below = le, cumulative
+        return lower
+
+
+def parse_histograms(text: str) -> dict[str, Histogram]:
+    """Every unlabelled histogram in a Prometheus text exposition, by name (without `_bucket`)."""
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        try:
+            key, value = line.rsplit(" ", 1)
+            number = float(value)
+        except ValueError:
+            continue
+        if key.endswith("}") and "_bucket{" in key:
+            name, labels = key[:-1].split("_bucket{", 1)
+            if labels.startswith('le="') and labels.count("=") == 1:
+                buckets.setdefault(name, []).append((float(labels[4:-1]), number))
+        elif key.endswith("_sum"):
+            sums[key[:-4]] = number
+        elif key.endswith("_count"):
+            counts[key[:-6]] = number
+    return {name: Histogram(tuple(sorted(b)), sums.get(name, 0.0), counts.get(name, 0.0))
+            for name, b in buckets.items()}

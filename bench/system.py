@@ -77,6 +77,8 @@ class Target(Protocol):
     def description(self) -> str: ...
     @property
     def notes(self) -> list[str]: ...
+    @property
+    def bridge_metrics(self) -> str | None: ...
     def password(self, account: str) -> str | None: ...
     def processes(self) -> dict[str, list[int]]: ...
     def postgres_database(self) -> str | None: ...
@@ -123,6 +125,16 @@ def create_video(target: Target, video_id: str, title: str = "benchmark") -> Non
     http_json("POST", f"{target.http}/api/videos", {"id": video_id, "title": title}, admin)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (the web app's worker processes)."""
+    import psutil
+
+    try:
+        return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
+    except psutil.Error:
+        return [pid]
+
+
 @dataclass
 class Child:
     name: str
@@ -152,6 +164,7 @@ class LocalSystem:
     mqtt_port: int = field(default_factory=free_port)
     ws_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    web_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # as docs/operations.md says to run it
     extra_env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     _children: list[Child] = field(default_factory=list)
@@ -189,6 +202,10 @@ class LocalSystem:
             parts.append("Redis")
         return " + ".join(parts) + f" (started by the benchmark, data dir {self.data_dir})"
 
+    @property
+    def bridge_metrics(self) -> str | None:
+        return f"http://{self.host}:{self.metrics_port}/metrics" if self.spec.bridge else None
+
     def password(self, account: str) -> str | None:
         doc = json.loads((self.data_dir / CREDENTIALS_FILE).read_text())
         value = doc["passwords"].get(account)
@@ -200,7 +217,7 @@ class LocalSystem:
             out["broker (mosquitto)"] = [self._mosquitto.pid]
         for child in self._children:
             if child.proc.poll() is None:
-                out.setdefault(child.name, []).append(child.proc.pid)
+                out.setdefault(child.name, []).extend(process_tree(child.proc.pid))
         return out
 
     def postgres_database(self) -> str | None:
@@ -250,7 +267,8 @@ class LocalSystem:
                 bridge = self._livecomments("bridge", "bridge", env)
                 wait_for_port(self.host, self.metrics_port, 60, bridge.proc)
             if self.spec.web:
-                web = self._livecomments("web", "web")
+                web = self._spawn("web", [sys.executable, "-m", "livecomments", "web", "--workers",
+                                          str(self.web_workers)])
                 wait_for_port(self.host, self.http_port, 60, web.proc)
                 wait_ready(self.http)
         except BaseException:
@@ -374,6 +392,10 @@ class RemoteSystem:
             return None
         value = json.loads((self.data_dir / CREDENTIALS_FILE).read_text())["passwords"].get(account)
         return str(value) if value is not None else None
+
+    @property
+    def bridge_metrics(self) -> str | None:
+        return None  # the bridge's metrics port is its operator's business: not scraped
 
     def processes(self) -> dict[str, list[int]]:
         return {}

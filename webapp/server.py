@@ -170,29 +170,22 @@ def prepare(settings: Settings) -> None:
         engine.dispose()
 
 
-def serve_workers(settings: Settings, workers: int | None = None) -> int:
-    """`livecomments web`: granian with `workers` processes (default: settings, else one per core)
-    until SIGTERM/SIGINT; SIGHUP respawns the workers gracefully."""
+def granian_server(factory: str, host: str, port: int, workers: int, threads: int) -> Any:
+    """Granian serving the WSGI app that `factory` ("module:function") builds in each worker
+    process; the bare endpoint of `livecomments bench post` runs on this same configuration."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server import Server
 
-    count = workers or worker_count(settings)
-    prepare(settings)
-    for name, value in settings_environ(settings).items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
-    server = Server(
-        "webapp.server:worker_app",
+    return Server(
+        factory,
         factory=True,
-        address=settings.host,
-        port=settings.http_port,
+        address=host,
+        port=port,
         interface=Interfaces.WSGI,
-        workers=count,
-        blocking_threads=settings.web_threads,
+        workers=workers,
+        blocking_threads=threads,
         websockets=False,
         # Bodies are bounded without a setting: granian streams a body to the app, which reads at
         # most MAX_CONTENT_LENGTH (8 KiB) and answers its JSON 413; granian then closes the
@@ -202,6 +195,20 @@ def serve_workers(settings: Settings, workers: int | None = None) -> int:
         workers_kill_timeout=int(SHUTDOWN_TIMEOUT_S),
         log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
     )
+
+
+def serve_workers(settings: Settings, workers: int | None = None) -> int:
+    """`livecomments web`: granian with `workers` processes (default: settings, else one per core)
+    until SIGTERM/SIGINT; SIGHUP respawns the workers gracefully."""
+    count = workers or worker_count(settings)
+    prepare(settings)
+    for name, value in settings_environ(settings).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    server = granian_server("webapp.server:worker_app", settings.host, settings.http_port, count,
+                            settings.web_threads)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
 
     def announce() -> None:
