@@ -66,6 +66,9 @@ class Video(Base):
     reports_to_hold: Mapped[int] = mapped_column(Integer, default=3)
     pinned_comment_id: Mapped[str | None] = mapped_column(String(26), nullable=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bumped by every settings change: the web app's post insert checks it against the rules it
+    # screened with (webapp.posting), so a cached copy of the settings is never used stale.
+    rules_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_ts: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -503,3 +503,27 @@ def test_metrics_count_accepted_and_rejected(client: FlaskClient, alice: dict[st
     assert 'livecomments_web_comments_rejected_total{reason="invalid",status="400"} 1.0' in metrics
     assert 'livecomments_web_comments_rejected_total{reason="unauthorized",status="401"} 1.0' in metrics
     assert "livecomments_web_request_duration_seconds_bucket" in metrics
+
+
+def test_settings_changed_by_another_web_process_apply_to_the_next_post(
+    tmp_path: Path, app: Flask, client: FlaskClient, alice: dict[str, str]
+) -> None:
+    """Two web processes on one database: the one that did not make the change has the video's
+    rules cached from a post a moment ago, and still screens the next post with the new ones."""
+    other, _publisher = make_test_app(tmp_path)
+    try:
+        assert post(client, {"text": "zorblax is fine for now"}, alice).status_code == 202  # rules now cached
+        mod = bearer(token("mod", "Mod", roles=["moderator"]))
+        patch = other.test_client().patch(
+            "/api/videos/v1/settings", json={"blocked_terms": ["zorblax"], "chat": "open"}, headers=mod
+        )
+        assert patch.status_code == 200, patch.get_data(as_text=True)
+        refused = post(client, {"text": "zorblax again"}, alice)
+        assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "rejected"
+        closing = other.test_client().patch("/api/videos/v1/settings", json={"chat": "closed"}, headers=mod)
+        assert closing.status_code == 200
+        closed = post(client, {"text": "hello"}, alice)
+        assert closed.status_code == 403 and closed.get_json()["error"]["code"] == "chat_closed"
+        assert comment_count(app) == 1
+    finally:
+        close_app(other)

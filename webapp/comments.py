@@ -18,8 +18,9 @@ from moderation.ratelimit import Limits
 from webapp import auth, moderation_store, store
 from webapp.apidoc import Header, operation
 from webapp.errors import UNAVAILABLE_ERRORS, ApiError, bad_request, not_found, unavailable
-from webapp.extensions import app_state
+from webapp.extensions import app_state, db
 from webapp.jsonio import field_error, json_response, parse_body, path_id, query_args
+from webapp.posting import PendingComment, VideoRules, record_pending
 from webapp.render import comment_json, comment_with_status, may_see
 from webapp.schemas import Accepted, CommentList, CommentWithStatus, HistoryQuery, NewComment
 
@@ -85,8 +86,12 @@ def _check_video(video: Video | None, video_id: str) -> Video:
     if video is None:
         raise not_found(f"no video {video_id!r}")
     if video.status == VideoStatus.ENDED.value or video.chat == ChatState.CLOSED.value:
-        raise ApiError(403, "chat_closed", "the chat of this video is closed")
+        raise _chat_closed()
     return video
+
+
+def _chat_closed() -> ApiError:
+    return ApiError(403, "chat_closed", "the chat of this video is closed")
 
 
 def _check_parent(draft: Draft) -> None:
@@ -99,24 +104,42 @@ def _check_parent(draft: Draft) -> None:
         raise bad_request("parent_id: replies cannot be replied to (threads are one level deep)")
 
 
-def _gate(who: Identity, video: Video, draft: Draft) -> None:
-    """The door's moderation: bans (403), blocked terms (422), rate limit and slow mode (429).
-    Moderators and admins are exempt from the limits."""
-    now = app_state().clock()
-    ban = moderation_store.active_ban(video.id, who.user_id, now)
+def _check_ban(draft: Draft, now: int) -> None:
+    ban = moderation_store.active_ban(draft.video_id, draft.user_id, now)
     if ban is not None:
         until = "permanently" if ban.until_ms is None else f"until {ban.until_ms} (ms since the epoch)"
         raise ApiError(403, "banned", f"you are banned from this chat {until}")
-    screened = screen_text(draft.text, video.blocked_terms or [])
-    if screened is not None:
+
+
+def _rules(draft: Draft, fresh: bool = False) -> VideoRules:
+    """The video's screening rules (cached per process unless ``fresh``); 404 for an unknown video."""
+    if fresh:
+        app_state().rules.forget(draft.video_id)
+    try:
+        rules = app_state().rules.get(db.engine, draft.video_id)
+    except UNAVAILABLE_ERRORS as exc:
+        raise _unrecorded(exc) from exc
+    if rules is None:
+        raise not_found(f"no video {draft.video_id!r}")
+    return rules
+
+
+def _screen(rules: VideoRules, draft: Draft) -> None:
+    """Blocked terms at the door (422): the video's own and the library's."""
+    if screen_text(draft.text, rules.blocked_terms) is not None:
         raise ApiError(422, "rejected", "the comment was rejected by moderation: it contains a blocked term")
+
+
+def _limit(who: Identity, rules: VideoRules, draft: Draft, now: int) -> None:
+    """Rate limit and slow mode (429); moderators and admins are exempt."""
     if who.is_moderator:
         return
     settings = app_state().settings
-    limits = Limits(settings.rate_limit_count, settings.rate_limit_window_s * 1000, video.slow_mode_s * 1000)
-    verdict = app_state().limiter.hit(f"{video.id}:{who.user_id}", limits, now)
+    limits = Limits(settings.rate_limit_count, settings.rate_limit_window_s * 1000, rules.slow_mode_s * 1000)
+    verdict = app_state().limiter.hit(f"{draft.video_id}:{who.user_id}", limits, now)
     if not verdict.allowed:
-        what = "slow mode" if video.slow_mode_s and verdict.retry_after_ms <= video.slow_mode_s * 1000 else "rate limit"
+        slow = rules.slow_mode_s and verdict.retry_after_ms <= rules.slow_mode_s * 1000
+        what = "slow mode" if slow else "rate limit"
         raise ApiError(
             429,
             "rate_limited",
@@ -125,32 +148,55 @@ def _gate(who: Identity, video: Video, draft: Draft) -> None:
         )
 
 
-def _record(draft: Draft, now_ms: int) -> tuple[Comment, bool]:
-    row = Comment(
+def _pending(draft: Draft, rules: VideoRules, now_ms: int) -> PendingComment:
+    return PendingComment(
         id=str(ULID()),
         video_id=draft.video_id,
-        seq=None,
         parent_id=draft.parent_id,
         user_id=draft.user_id,
         user_name=draft.user_name,
         text=draft.text,
         ts=now_ms,
-        status=CommentStatus.PENDING.value,
-        reply_count=0,
         idempotency_key=draft.idempotency_key,
         by_moderator=draft.by_moderator,
+        rules_version=rules.version,
     )
+
+
+def _unrecorded(exc: Exception) -> ApiError:
+    log.warning("could not record a comment: %s", exc)
+    return unavailable(f"the comment could not be recorded; retry with the same {IDEMPOTENCY_HEADER}")
+
+
+def _record(row: PendingComment) -> bool:
     try:
-        return store.add_comment(row)
+        return record_pending(db.engine, row)
     except UNAVAILABLE_ERRORS as exc:
-        log.warning("could not record a comment: %s", exc)
-        raise unavailable(f"the comment could not be recorded; retry with the same {IDEMPOTENCY_HEADER}") from exc
+        raise _unrecorded(exc) from exc
 
 
-def _hand_to_bridge(row: Comment) -> None:
+def _refusal(draft: Draft, now: int) -> Response | None:
+    """Why the insert recorded nothing: a retry (answered with the first id), or the rule it broke
+    (raised). None when every rule passes now: the rules the door used were out of date.
+    Only refused posts read these rows; an accepted post never does."""
+    try:
+        earlier = _earlier(draft)
+        if earlier is not None:
+            return _replay(earlier, draft)
+        _check_video(store.get_video(draft.video_id), draft.video_id)
+        _check_parent(draft)
+        _check_ban(draft, now)
+    except UNAVAILABLE_ERRORS as exc:
+        raise _unrecorded(exc) from exc
+    finally:
+        db.session.rollback()  # only reads: end the transaction (on SQLite it holds the write lock)
+    return None
+
+
+def _hand_to_bridge(row: PendingComment) -> None:
     """Publish after COMMIT. On failure the row stays pending and the bridge's sweeper re-drives it."""
     state = app_state()
-    sub = Submission.of(row)
+    sub = Submission(row.id, row.video_id, row.user_id, row.user_name, row.text, row.parent_id, row.ts)
     try:
         state.publisher.publish_submission(sub)
     except Exception as exc:  # noqa: BLE001 - the row is durable; never fail the request here
@@ -172,21 +218,47 @@ def _accepted(comment_id: str) -> Response:
     tags=["comments"],
 )
 def post_comment(video_id: str) -> Response:
-    """Recorded as pending before the 202; the bridge moderates, numbers and delivers it."""
+    """Recorded as pending before the 202; the bridge moderates, numbers and delivers it.
+
+    The accepted path: the video's cached rules, the blocked terms, the rate limit, then one
+    INSERT that also checks chat, ban, parent and Idempotency-Key (webapp.posting)."""
     who = auth.require_user()
     draft = _draft(who, path_id("video_id", video_id), parse_body(NewComment))
-    earlier = _earlier(draft)
-    if earlier is not None:
-        return _replay(earlier, draft)
-    video = _check_video(store.get_video(draft.video_id), draft.video_id)
-    _check_parent(draft)
-    _gate(who, video, draft)
-    row, created = _record(draft, app_state().clock())
-    if not created:  # a concurrent try with the same key committed first
-        return _replay(row, draft)
-    app_state().metrics.comments_accepted.inc()
-    _hand_to_bridge(row)
-    return _accepted(row.id)
+    now = app_state().clock()
+    rules = _rules(draft)
+    if not rules.open:
+        rules = _rules(draft, fresh=True)
+    if not rules.open:
+        refused = _refusal(draft, now)
+        if refused is None:
+            raise _rules_changing()
+        return refused
+    _screen(rules, draft)
+    try:
+        _limit(who, rules, draft, now)
+    except ApiError:
+        if draft.idempotency_key is not None and (earlier := _earlier(draft)) is not None:
+            return _replay(earlier, draft)  # a retry of a recorded post is answered, not limited
+        raise
+    for _attempt in range(2):
+        row = _pending(draft, rules, now)
+        if _record(row):
+            app_state().metrics.comments_accepted.inc()
+            _hand_to_bridge(row)
+            return _accepted(row.id)
+        refused = _refusal(draft, now)
+        if refused is not None:
+            return refused
+        rules = _rules(draft, fresh=True)  # the settings changed since the door read them: screen anew
+        if not rules.open:
+            break
+        _screen(rules, draft)
+    raise _rules_changing()
+
+
+def _rules_changing() -> ApiError:
+    """The video's rules changed under this post, twice or back and forth: nothing was recorded."""
+    return unavailable(f"the chat's settings are changing; retry with the same {IDEMPOTENCY_HEADER}")
 
 
 @bp.get("/api/videos/<video_id>/comments")

@@ -17,6 +17,7 @@ from livecomments.recent_cache import RecentCache
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
+from webapp.posting import RulesCache
 from webapp.publisher import Publisher
 
 EXTENSION_KEY = "livecomments"
@@ -41,6 +42,7 @@ class AppState:
     live_reactions: LiveReactionBuffer | None = None
     recent_cache: RecentCache | None = None
     clock: Callable[[], int] = now_ms
+    rules: RulesCache = field(default_factory=RulesCache)  # each video's screening rules, per process
     openapi: dict[str, Any] | None = field(default=None, repr=False)
 
 

@@ -173,6 +173,7 @@ def update_settings(video_id: str, changes: dict[str, Any], moderator: str, now:
     video = _locked(video_id)
     for name, value in changes.items():
         setattr(video, name, value)
+    video.rules_version += 1
     _audit(video_id, moderator, "settings", now, **changes)
     commit()
     return video

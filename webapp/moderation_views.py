@@ -218,6 +218,7 @@ def settings(video_id: str) -> Response:
     video = _video(video_id)
     changes = _setting_changes(parse_body(SettingsPatch))
     video = moderation_store.update_settings(video.id, changes, who.user_id, app_state().clock())
+    app_state().rules.forget(video.id)
     _nudge(video.id, "state")
     pinned = store.get_comment(video.pinned_comment_id) if video.pinned_comment_id else None
     return json_response(video_json(video, pinned))

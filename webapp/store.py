@@ -55,26 +55,6 @@ def find_by_idempotency_key(user_id: str, key: str) -> Comment | None:
     return db.session.scalars(stmt).first()
 
 
-def add_comment(comment: Comment) -> tuple[Comment, bool]:
-    """Insert and commit a pending comment: (row, True). If a concurrent request with the
-    same user and Idempotency-Key won the race: (that row, False)."""
-    db.session.add(comment)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if comment.idempotency_key is None:
-            raise
-        existing = find_by_idempotency_key(comment.user_id, comment.idempotency_key)
-        if existing is None:
-            raise
-        return existing, False
-    except Exception:
-        db.session.rollback()
-        raise
-    return comment, True
-
-
 def history(page: HistoryPage) -> list[Comment]:
     """Approved, numbered comments: newest first, or oldest first after a cursor."""
     stmt = select(Comment).where(

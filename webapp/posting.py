@@ -1,0 +1,175 @@
+"""The post path's database work, in as few round trips as a post allows.
+
+A post that goes through costs one statement: an ``INSERT … SELECT`` that records the
+pending comment only if the video is live with its chat open, the author is not banned,
+and (for a reply) the parent is an approved top-level comment of the same video; the
+``Idempotency-Key`` is folded in with ``ON CONFLICT DO NOTHING``, so a retry inserts
+nothing. ``RETURNING`` says whether the row went in. Only when it did not does the caller
+ask why (``refusal``), so refusals pay for the extra reads, never the accepted posts.
+
+The video's screening rules (blocked terms, slow mode) are read before the insert, from a
+per-process cache refreshed every ``RULES_TTL_S``, and never used stale: every settings
+change bumps ``videos.rules_version``, and the insert records nothing unless the version is
+the one the door screened with; the caller then reads the rules again and screens anew.
+What the insert checks against the committed rows — ended video, closed chat, bans, the
+parent, the key — is exact. (A slow-mode change applies from the next post on: the rate
+limiter has already counted this one.)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, TextClause, text
+
+from livecomments.models import ChatState, CommentStatus, VideoStatus
+
+RULES_TTL_S = 1.0
+RULES_CACHE_MAX = 10_000  # videos whose rules one process keeps; the oldest entries go first
+
+_COLUMNS = (
+    "id, video_id, seq, parent_id, user_id, user_name, text, ts, status, reply_count, idempotency_key, by_moderator"
+)
+# Typed, because PostgreSQL must deduce one type for a parameter used twice (user_id, ts).
+_VALUES = (
+    "CAST(:id AS VARCHAR), v.id, NULL, {parent}, CAST(:user_id AS VARCHAR), CAST(:user_name AS VARCHAR),"
+    " CAST(:text AS TEXT), CAST(:ts AS BIGINT), CAST(:pending AS VARCHAR), 0, CAST(:key AS VARCHAR),"
+    " CAST(:by_moderator AS BOOLEAN)"
+)
+_OPEN_VIDEO = (
+    "v.id = :video_id AND v.status = :live AND v.chat = :open AND v.rules_version = CAST(:rules_version AS INTEGER)"
+)
+_NOT_BANNED = (
+    "NOT EXISTS (SELECT 1 FROM bans b WHERE b.video_id = v.id AND b.user_id = CAST(:user_id AS VARCHAR)"
+    " AND (b.until_ms IS NULL OR b.until_ms > CAST(:ts AS BIGINT)))"
+)
+_PARENT_OK = (
+    "EXISTS (SELECT 1 FROM comments p WHERE p.id = CAST(:parent_id AS VARCHAR) AND p.video_id = v.id"
+    " AND p.status = :approved AND p.parent_id IS NULL)"
+)
+
+
+def _insert(reply: bool) -> TextClause:
+    where = [_OPEN_VIDEO, _NOT_BANNED] + ([_PARENT_OK] if reply else [])
+    sql = (
+        f"INSERT INTO comments ({_COLUMNS}) "  # noqa: S608 - constant SQL, every value is a bound parameter
+        f"SELECT {_VALUES.format(parent='CAST(:parent_id AS VARCHAR)' if reply else 'NULL')} FROM videos v "
+        f"WHERE {' AND '.join(where)} "
+        "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING id"
+    )
+    return text(sql)
+
+
+# Two statements, not one with ":parent_id IS NULL": PostgreSQL cannot type an unused parameter.
+INSERT_TOP_LEVEL = _insert(reply=False)
+INSERT_REPLY = _insert(reply=True)
+_CONSTANTS = {
+    "pending": CommentStatus.PENDING.value,
+    "approved": CommentStatus.APPROVED.value,
+    "live": VideoStatus.LIVE.value,
+    "open": ChatState.OPEN.value,
+}
+_RULES = text("SELECT status, chat, slow_mode_s, blocked_terms, rules_version FROM videos WHERE id = :video_id")
+
+
+@dataclass(frozen=True)
+class PendingComment:
+    """The row a post records, as plain values."""
+
+    id: str
+    video_id: str
+    parent_id: str | None
+    user_id: str
+    user_name: str
+    text: str
+    ts: int
+    idempotency_key: str | None
+    by_moderator: bool
+    rules_version: int  # of the rules the door screened it with
+
+    def params(self) -> dict[str, Any]:
+        return {
+            **_CONSTANTS,
+            "rules_version": self.rules_version,
+            "id": self.id,
+            "video_id": self.video_id,
+            "parent_id": self.parent_id,
+            "user_id": self.user_id,
+            "user_name": self.user_name,
+            "text": self.text,
+            "ts": self.ts,
+            "key": self.idempotency_key,
+            "by_moderator": self.by_moderator,
+        }
+
+
+def record_pending(engine: Engine, row: PendingComment) -> bool:
+    """Insert and commit the pending comment if every rule allows it and the video's rules are
+    still those of ``row.rules_version``: True if it went in."""
+    stmt = INSERT_REPLY if row.parent_id is not None else INSERT_TOP_LEVEL
+    with engine.begin() as conn:
+        return conn.execute(stmt, row.params()).first() is not None
+
+
+@dataclass(frozen=True)
+class VideoRules:
+    """What the door needs of a video before recording a post."""
+
+    status: str
+    chat: str
+    slow_mode_s: int
+    blocked_terms: tuple[str, ...]
+    version: int
+
+    @property
+    def open(self) -> bool:
+        return self.status == VideoStatus.LIVE.value and self.chat == ChatState.OPEN.value
+
+
+def _load_rules(engine: Engine, video_id: str) -> VideoRules | None:
+    with engine.connect() as conn:
+        found = conn.execute(_RULES, {"video_id": video_id}).first()
+        conn.rollback()
+    if found is None:
+        return None
+    status, chat, slow_mode_s, terms, version = found
+    if isinstance(terms, str):  # SQLite hands JSON back as text through a plain SELECT
+        terms = orjson.loads(terms)
+    return VideoRules(str(status), str(chat), int(slow_mode_s), tuple(terms or ()), int(version))
+
+
+class RulesCache:
+    """Each video's rules, read at most once per ``ttl_s`` per process. An unknown video is
+    never cached (a video created by another process is postable at once)."""
+
+    def __init__(self, ttl_s: float = RULES_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._rules: dict[str, tuple[float, VideoRules]] = {}
+
+    def get(self, engine: Engine, video_id: str) -> VideoRules | None:
+        now = self._clock()
+        kept = self._rules.get(video_id)
+        if kept is not None and now - kept[0] < self._ttl_s:
+            return kept[1]
+        rules = _load_rules(engine, video_id)
+        with self._lock:
+            if rules is None:
+                self._rules.pop(video_id, None)
+            else:
+                self._rules.pop(video_id, None)
+                self._rules[video_id] = (now, rules)
+                while len(self._rules) > RULES_CACHE_MAX:
+                    del self._rules[next(iter(self._rules))]
+        return rules
+
+    def forget(self, video_id: str) -> None:
+        """This process changed the video's settings: read them again on the next post."""
+        with self._lock:
+            self._rules.pop(video_id, None)
