@@ -127,7 +127,7 @@ def cpu_by_role(samples: list[Sample], t0: float, t1: float) -> dict[str, float]
     between the samples around t0 and t1 (a process born or gone inside counts what it was seen using)."""
     series: dict[int, list[tuple[float, float]]] = {}
     role_of: dict[int, str] = {}
-    for s in samples:
+    for s in sorted(samples, key=lambda s: s.t):
         for pid, cpu in s.cpu_s.items():
             series.setdefault(pid, []).append((s.t, cpu))
             role_of[pid] = s.role_of[pid]

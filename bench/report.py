@@ -354,11 +354,15 @@ def _step(step: str, summary: Any, how: str) -> dict[str, Any]:
 
 
 def comment_steps(http: Any, histograms: dict[str, Any] | None, viewer: Any,
-                  viewer_step: str = "post → at the viewer") -> list[dict[str, Any]]:
+                  viewer_step: str = "post → at the viewer", bridge: bool = True,
+                  viewer_how: str = "viewer: send time (in the comment's text) to receipt, one monotonic clock; "
+                  "end to end") -> list[dict[str, Any]]:
     """Where a comment's time goes, step by step, each with how it was measured: `http` and
-    `viewer` are LatencySummary (client clocks), `histograms` the bridge's, scrape after minus before."""
-    steps = [_step("post → HTTP 202 (accepted)", http, "load generator: send to response, every post")]
-    for step, name, how in STEP_HISTOGRAMS:
+    `viewer` are LatencySummary (client clocks; None: no such step), `histograms` the bridge's,
+    scrape after minus before (None: not scraped)."""
+    steps = [] if http is None else [_step("post → HTTP 202 (accepted)", http,
+                                           "load generator: send to response, every post")]
+    for step, name, how in STEP_HISTOGRAMS if bridge else ():
         h = (histograms or {}).get(name)
         if h is None or h.count <= 0:
             steps.append({"step": step, "p50_ms": None, "p99_ms": None, "n": 0,
@@ -367,8 +371,7 @@ def comment_steps(http: Any, histograms: dict[str, Any] | None, viewer: Any,
         p50, p99 = h.quantile(0.5), h.quantile(0.99)
         steps.append({"step": step, "p50_ms": None if p50 is None else round(p50 * 1000, 2),
                       "p99_ms": None if p99 is None else round(p99 * 1000, 2), "n": int(h.count), "how": how})
-    steps.append(_step(viewer_step, viewer, "viewer: send time (in the comment's text) to receipt, one "
-                       "monotonic clock; end to end"))
+    steps.append(_step(viewer_step, viewer, viewer_how))
     return steps
 
 

@@ -629,9 +629,11 @@ def bridge_alone(options: Options, target: Target) -> dict[str, Any]:
         worker = fleet.add(Worker.spawn("ingest", ingest, config, new_counter()))
         worker.recv(timeout=30)
         t0 = time.monotonic()
+        scrape = Scrape(target.bridge_metrics, int((t0 + options.warmup) * 1e9))
         worker.send(("go",))
         body = worker.recv(timeout=options.warmup + options.duration + 120)[1]
         t1 = time.monotonic()
+        histograms = scrape.delta()
         measure = next(p for p in body["phases"] if p["phase"] == Phase.MEASURE)
         result["measure"] = {
             "sent": body["sent"], "acked_by_broker": body["acked"], "published_on_live": body["done"],
@@ -648,6 +650,16 @@ def bridge_alone(options: Options, target: Target) -> dict[str, Any]:
             value = ratio(result["measure"]["comments_per_s"], result["bare"]["messages_per_s"])
             result["ratio"] = {"throughput": round(value, 2) if value is not None else None}
         monitor.stop()
+        cpu = monitor.cpu_seconds(t0 + options.warmup, t1)
+        done = int(measure["done"])
+        result["cost"] = report.cost_of(cpu, [("bridge", "comment", done), ("broker", "comment (in and out)", done),
+                                              ("postgres", "comment", done)])
+        if histograms is not None:  # the ingest worker stamps ts on the monotonic clock, the bridge's lag is wall-clock
+            histograms.pop("livecomments_bridge_ingest_lag_seconds", None)
+            result["notes"].append("ingest lag not shown: the ingest load generator's ts is not a wall-clock time")
+        result["steps"] = report.comment_steps(None, histograms, result["measure"]["latency_ms"],
+                                               "ingest publish → on live/ (the ingest worker reads it)",
+                                               viewer_how="load generator: one monotonic clock")
     finally:
         fleet.stop()
     return result
@@ -717,10 +729,18 @@ def edge(options: Options, target: Target) -> dict[str, Any]:
         password = target.password("bridge")
         if password is not None:
             fanout = replace(options, rate=1.0, bare_duration=3.0)
-            keys, _window, pub = bare_phase(fleet, fanout, target.mqtt, password, topic, view, alive)
+            keys, fanout_window, pub = bare_phase(fleet, fanout, target.mqtt, password, topic, view, alive)
             result["fanout_publisher"] = pub
         monitor.stop()
         per_viewer, latencies = collect(view, {Phase.BARE: keys})
+        if keys:
+            f0, f1 = fanout_window
+            fanout_loss = loss_for(per_viewer, Phase.BARE)
+            deliveries = fanout_loss.receivers * fanout_loss.expected_per_receiver - fanout_loss.missing_total
+            result["cost"] = report.cost_of(monitor.cpu_seconds(f0 / 1e9, f1 / 1e9 + pub["drain_seconds"]),
+                                            [("broker", "delivery", deliveries)])
+            result["steps"] = report.comment_steps(None, None, LatencySummary.of(latencies.get(Phase.BARE, [])),
+                                                   "publish → at the viewer (bare fan-out)", bridge=False)
         broker_before = sum(before.rss.get(p, 0) for p in broker_pids)
         broker_after = sum(after.rss.get(p, 0) for p in broker_pids)
         viewer_rss = sum(after.rss.get(w.pid, 0) for w in view if w.pid is not None)
@@ -767,13 +787,26 @@ def join(options: Options, target: Target) -> dict[str, Any]:
                                              [(Phase.MEASURE, options.duration + 5)], options.rate, start_in=0.5)
         topics = [live_topic(video_id, leaf) for leaf in ("comments", "recent", "state")]
         t0 = time.monotonic()
+        scrape = Scrape(target.bridge_metrics)
         endpoint = target.ws if options.transport == "ws" else target.mqtt
         result["measure"] = run_joins(fleet, options, endpoint, topics, topics[1])
         t1 = time.monotonic()
+        histograms = scrape.delta()
+        monitor.sample()
         result["processes"] = {"measure": monitor.window(t0, t1)}
+        cpu = monitor.cpu_seconds(t0, t1)
+        background_http = None
         if background:
             posts = gather_posts(background, options.duration + 120)
             result["background_posting"] = post_summary(posts, Phase.MEASURE, options.duration + 5)
+            background_http = result["background_posting"]["http_ms"]
+        accepted_s = throughput(result.get("background_posting", {}).get("accepted", 0), options.duration + 5)
+        in_window = round(accepted_s * (t1 - t0))  # background posts made while the joins ran
+        result["cost"] = report.cost_of(cpu, [("web", "accepted post", in_window), ("bridge", "comment", in_window),
+                                              ("broker", "join", result["measure"]["ok"])])
+        result["steps"] = report.comment_steps(background_http, histograms, result["measure"]["recent_ms"],
+                                               "subscribe → recent on screen (joins)",
+                                               viewer_how="joining viewer: SUBSCRIBE sent to the retained recent")
         password = target.password("bridge")
         if options.bare and password is not None:
             bare_topic = f"live/bench/bare-recent-{video_id}"

@@ -10,19 +10,24 @@ import orjson
 import pytest
 
 from bench import mqtt
-from bench.report import check_targets, grid, jsonable
+from bench.monitor import Sample, cpu_by_role
+from bench.report import check_targets, comment_steps, cost_of, grid, jsonable, role_cpu, table
 from bench.stats import (
+    Histogram,
     KeySet,
     LatencySummary,
     Phase,
     bench_text,
     bench_texts_of_batch,
     count_in,
+    cpu_at,
+    cpu_ms_per,
     cpu_percent,
     key_of,
     latency_ms,
     loss_of,
     parse_bench_text,
+    parse_histograms,
     percentile,
     rate_summary,
     ratio,
@@ -30,7 +35,7 @@ from bench.stats import (
     throughput,
     total_loss,
 )
-from bench.workers import bare_payload
+from bench.workers import ViewerConfig, ViewerGroup, ViewerState, bare_payload, publish_size, unsubscribe_packet
 
 # --- the MQTT codec -------------------------------------------------------------------------------
 
@@ -255,6 +260,93 @@ def test_small_arithmetic() -> None:
     assert cpu_percent(1.0, 1.5, 2.0) == 25.0 and cpu_percent(1.0, 2.0, 0) == 0.0
 
 
+# --- cost per unit of work, and a comment's steps ------------------------------------------------------
+
+METRICS_TEXT = """\
+# HELP livecomments_bridge_commit_seconds Database transaction time of one batch
+# TYPE livecomments_bridge_commit_seconds histogram
+livecomments_bridge_commit_seconds_bucket{le="0.005"} 2.0
+livecomments_bridge_commit_seconds_bucket{le="0.01"} 6.0
+livecomments_bridge_commit_seconds_bucket{le="+Inf"} 8.0
+livecomments_bridge_commit_seconds_count 8.0
+livecomments_bridge_commit_seconds_sum 0.09
+livecomments_bridge_ingest_messages_total{result="valid"} 8.0
+livecomments_bridge_submissions_bucket{le="1",outcome="x"} 3.0
+"""
+
+
+def test_prometheus_histograms_parse_subtract_and_give_quantiles() -> None:
+    hists = parse_histograms(METRICS_TEXT)
+    assert set(hists) == {"livecomments_bridge_commit_seconds"}  # labelled buckets and counters are not histograms
+    h = hists["livecomments_bridge_commit_seconds"]
+    assert h.buckets == ((0.005, 2.0), (0.01, 6.0), (float("inf"), 8.0)) and h.count == 8 and h.sum == 0.09
+    before = Histogram(((0.005, 2.0), (0.01, 2.0), (float("inf"), 2.0)), 0.01, 2)
+    delta = h.minus(before)
+    assert delta.buckets == ((0.005, 0.0), (0.01, 4.0), (float("inf"), 6.0)) and delta.count == 6
+    assert delta.quantile(0.5) == pytest.approx(0.005 + 0.005 * 3 / 4)  # rank 3 of 6: 3/4 into (5 ms, 10 ms]
+    assert delta.quantile(0.99) == 0.01  # in +Inf: the highest finite bound
+    assert h.quantile(0.1) == pytest.approx(0.005 * 0.8 / 2)  # the first bucket starts at 0
+    assert Histogram((), 0, 0).quantile(0.5) is None and h.minus(None) is h
+
+
+def test_cpu_between_samples_is_interpolated() -> None:
+    points = [(10.0, 1.0), (11.0, 1.5), (12.0, 3.5)]
+    assert cpu_at(points, 10.5) == 1.25 and cpu_at(points, 11.5) == 2.5
+    assert cpu_at(points, 9.0) == 1.0 and cpu_at(points, 13.0) == 3.5 and cpu_at([], 1.0) is None
+    samples = [Sample(10.0, {1: 1.0, 2: 0.0}, {}, {1: "web", 2: "web"}, 0.0),
+               Sample(12.0, {1: 3.0, 2: 1.0, 3: 5.0}, {}, {1: "web", 2: "web", 3: "bridge"}, 0.0),
+               Sample(11.0, {1: 2.0, 2: 0.5}, {}, {1: "web", 2: "web"}, 0.0)]  # out of order: sorted by time
+    assert cpu_by_role(samples, 10.5, 11.5) == {"web": pytest.approx(1.5), "bridge": 0.0}
+    assert cpu_ms_per(0.5, 1000) == 0.5 and cpu_ms_per(None, 10) is None and cpu_ms_per(1.0, 0) is None
+
+
+def test_cost_per_unit_of_work_and_budgets() -> None:
+    cpu = {"web": 3.0, "broker (mosquitto)": 0.5, "bridge": 0.2, "load: posters": 9.0}
+    assert role_cpu(cpu, "broker") == 0.5 and role_cpu(cpu, "load") is None and role_cpu(cpu, "redis") is None
+    rows = {c["part"]: c for c in cost_of(cpu, [("web", "accepted post", 2000), ("bridge", "comment", 2000),
+                                               ("broker", "delivery", 10_000), ("redis", "comment", 2000)])}
+    assert set(rows) == {"web", "bridge", "broker"}  # no redis process: no row
+    assert rows["web"]["ms_per_unit"] == 1.5 and rows["web"]["budget_ms"] == 1.0 and rows["web"]["met"] is False
+    assert rows["bridge"]["ms_per_unit"] == 0.1 and rows["bridge"]["met"] is True
+    assert rows["broker"]["ms_per_unit"] == 0.05 and rows["broker"]["met"] is None
+
+
+def test_a_comments_steps_name_how_each_is_measured() -> None:
+    hists = parse_histograms(METRICS_TEXT)
+    steps = comment_steps(LatencySummary.of([2.0, 4.0]), hists, LatencySummary.of([10.0, 30.0]))
+    assert [s["step"] for s in steps] == ["post → HTTP 202 (accepted)", "accepted → committed by the bridge",
+                                          "bridge transaction (per batch)", "committed → published (per batch)",
+                                          "post → at the viewer"]
+    by = {s["step"]: s for s in steps}
+    assert by["post → HTTP 202 (accepted)"]["p99_ms"] == 4.0 and by["post → at the viewer"]["n"] == 2
+    assert by["bridge transaction (per batch)"]["n"] == 8 and by["bridge transaction (per batch)"]["p50_ms"] > 0
+    assert by["accepted → committed by the bridge"]["n"] == 0  # that histogram was not in the scrape
+    assert all(s["how"] for s in steps)
+    unscraped = comment_steps(None, None, None, "x", bridge=True)
+    assert [s["step"] for s in unscraped][-1] == "x" and "no bridge metrics" in unscraped[0]["how"]
+    assert [s["step"] for s in comment_steps(None, None, None, "only", bridge=False)] == ["only"]
+
+
+def test_post_targets_and_table() -> None:
+    result = {
+        "scenario": "post", "started_at": "t", "web_cpu_ms_per_post": 0.9, "ratio": {"cpu_per_post": 2.7},
+        "measure": {"loss": {"missing_total": 0}, "loss_warmup": {"missing_total": 0}},
+        "database": {"accepted_ids": 10, "missing": 0, "statuses": {"approved": 10}},
+        "posting": {"measure": {"posted": 10, "accepted": 10, "accepted_per_s": 5.0,
+                                "http_ms": LatencySummary.of([1.0, 3.0])}},
+        "bare_endpoint": {"posted": 10, "accepted": 10, "accepted_per_s": 5.0, "cpu_ms_per_post": 0.33,
+                          "http_ms": LatencySummary.of([0.5])},
+        "cost": cost_of({"web": 0.009}, [("web", "accepted post", 10)]),
+        "steps": comment_steps(LatencySummary.of([1.0]), None, LatencySummary.of([5.0])),
+    }
+    met = {t["target"]: t["met"] for t in check_targets(result)}
+    assert met == {"zero loss": True, "web CPU per accepted post": True,
+                   "vs the bare endpoint, same server and workers": False}
+    text = table(result)
+    assert "bare endpoint" in text and "CPU per unit of work" in text and "where a comment's time goes" in text
+    assert "2.70" in text and "accepted post" in text
+
+
 # --- targets and output ------------------------------------------------------------------------------
 
 
@@ -279,6 +371,80 @@ def test_json_and_grid_helpers() -> None:
     assert doc == {"1": {"count": 1, "min": 1.0, "p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0, "mean": 1.0},
                    "x": [None, 2]}
     assert grid(["a", "bb"], [[1, None], [True, 2.5]]).splitlines() == ["a    bb", "---  ----", "1    —", "yes  2.50"]
+
+
+# --- the viewers' subscriptions and byte counts ----------------------------------------------------------
+
+
+def test_unsubscribe_packet_bytes() -> None:
+    assert unsubscribe_packet(7, ["a/b"]) == b"\xa2\x07\x00\x07\x00\x03a/b"
+
+
+@pytest.mark.parametrize("body", [0, 1, 125, 126, 16_000, 16_381, 16_382, 2_100_000])
+def test_publish_size_is_the_packet_on_the_wire(body: int) -> None:
+    assert publish_size(body) == 1 + len(mqtt.encode_length(body)) + body
+
+
+class FakeConnection:
+    def __init__(self, tag: ViewerState) -> None:
+        self.tag = tag
+        self.sent: list[bytes] = []
+        self.ids = 0
+        self.closed = type("NotDone", (), {"done": staticmethod(lambda: False)})()
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def packet_id(self) -> int:
+        self.ids += 1
+        return self.ids
+
+
+TOPICS = ["live/videos/v/comments", "live/videos/v/recent", "live/videos/v/state"]
+
+
+def viewer_group() -> tuple[ViewerGroup, FakeConnection]:
+    group = ViewerGroup(ViewerConfig(0, 1, "mqtt://127.0.0.1:1883", TOPICS, [TOPICS[0]], origin_ns=0))
+    conn = FakeConnection(ViewerState(holding=set(group.snapshot_topics)))
+    group.connections.append(conn)  # type: ignore[arg-type]
+    return group, conn
+
+
+def deliver(group: ViewerGroup, conn: FakeConnection, topic: str, payload: bytes, at_s: float) -> int:
+    raw = mqtt.publish(topic, payload)
+    [packet] = mqtt.Decoder().feed(raw)
+    group.on_publish(conn, packet, int(at_s * 1e9))  # type: ignore[arg-type]
+    return len(raw)
+
+
+def test_viewers_take_recent_once_then_leave_it_and_count_bytes_by_kind() -> None:
+    group, conn = viewer_group()
+    assert group.snapshot_topics == {TOPICS[1].encode()}
+    snapshot = b'{"video_id":"v","seq":0,"comments":[]}' + b" " * 200
+    recent = deliver(group, conn, TOPICS[1], snapshot, 0.1)
+    assert conn.sent == [unsubscribe_packet(1, [TOPICS[1]])], "left after the retained snapshot"
+    assert deliver(group, conn, TOPICS[1], snapshot, 0.2) == recent  # sent before the UNSUBACK
+    assert len(conn.sent) == 1, "left once"
+    state_size = deliver(group, conn, TOPICS[2], b'{"chat":"open"}', 1.2)
+    batch = deliver(group, conn, TOPICS[0], bare_payload(Phase.MEASURE, 1, 5), 1.5)
+    group.leave_all(conn)  # the snapshot wait is over: nothing left to leave
+    assert len(conn.sent) == 1
+
+    [viewer] = group.results({})["viewers"]
+    assert viewer["messages"] == 4
+    assert viewer["bytes"] == 2 * recent + state_size + batch
+    assert viewer["batch_bytes"] == batch
+    assert viewer["bytes_per_second"] == {0: 2 * recent, 1: state_size + batch}
+    assert viewer["batch_bytes_per_second"] == {1: batch}
+    assert viewer["bytes_by_topic"] == {TOPICS[1]: 2 * recent, TOPICS[2]: state_size, TOPICS[0]: batch}
+
+
+def test_viewers_without_a_retained_recent_leave_it_after_the_wait() -> None:
+    group, conn = viewer_group()
+    group.leave_all(conn)
+    assert conn.sent == [unsubscribe_packet(1, [TOPICS[1]])]
+    deliver(group, conn, TOPICS[1], b'{"video_id":"v","seq":1,"comments":[]}', 2.0)  # in flight meanwhile
+    assert len(conn.sent) == 1
 
 
 # --- a tiny real run -----------------------------------------------------------------------------------
@@ -322,6 +488,12 @@ def test_embedded_smoke_run(tmp_path: Path) -> None:
     assert [t["target"] for t in doc["targets"]] == ["zero loss", "post → screen p99 (amqtt)"]
     assert doc["targets"][0]["met"] is True
     assert len(doc["machine"]["load_average_before"]) == 3
+    cost = {c["part"]: c for c in doc["cost"]}
+    assert {"web", "bridge", "broker"} <= cost.keys()
+    assert cost["web"]["count"] == cost["bridge"]["count"] == 15 and cost["broker"]["count"] == 45
+    steps = [s["step"] for s in doc["steps"]]
+    assert steps[0] == "post → HTTP 202 (accepted)" and steps[-1] == "post → at the viewer"
+    assert doc["steps"][-1]["n"] == 45
     assert (path.with_suffix(".png")).stat().st_size > 0
 
 
