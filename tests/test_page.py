@@ -4,6 +4,7 @@ broker, bridge and web app processes; and the page's routes through the Flask te
 from __future__ import annotations
 
 import re
+import struct
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, BrowserContext, Request, Route, ViewportSize, WebSocketRoute, expect
 
+from bench import mqtt
 from livecomments import tokens
 from livecomments.ports import free_port
 from tests.conftest import Stack
+from tests.mqttkit import Collector
 from tests.pagekit import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
 from webapp import close_app, pages
 from webapp.extensions import app_state
@@ -248,7 +251,7 @@ def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: 
     and the page fetches it with GET /api/videos/{v}/comments?after_seq=."""
     dropping = threading.Event()
     dropped: list[bytes] = []
-    topics = (b"live/videos/v1/comments", b"live/videos/v1/recent")
+    topics = (b"live/videos/v1/comments",)  # `recent` the page left after its snapshot
 
     def relay(ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
@@ -277,8 +280,8 @@ def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: 
         system.api.post(VIDEO, f"lost {i}", user=f"lost{i}")
     system.wait_numbered(5)
 
-    def all_lost() -> bool:  # the last lost comment's event and the recent snapshot after it
-        return sum(b'"text":"lost 2"' in m for m in dropped) >= 2
+    def all_lost() -> bool:  # the last lost comment's event
+        return any(b'"text":"lost 2"' in m for m in dropped)
 
     viewer.wait_until(all_lost, "the lost messages never reached the page's socket")
     expect(viewer.comments()).to_have_text(["seen 0", "seen 1"])
@@ -287,6 +290,109 @@ def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: 
         system.api.post(VIDEO, "after the gap", user="after")
     expected = ["seen 0", "seen 1", "lost 0", "lost 1", "lost 2", "after the gap"]
     expect(viewer.comments()).to_have_text(expected, timeout=WAIT_MS)
+    viewer.assert_clean()
+
+
+class MqttTap:
+    """Relays the page's MQTT-over-WebSocket connections to the broker and reads the packets
+    both ways: what the page subscribes to and leaves, and what it is sent, per connection."""
+
+    def __init__(self) -> None:
+        self.sockets: list[WebSocketRoute] = []
+        self.subscribed: list[list[str]] = []  # per connection: the filters of its SUBSCRIBEs
+        self.left: list[list[str]] = []  # per connection: the filters of its UNSUBSCRIBEs
+        self.unsubacks: list[int] = []  # per connection
+        self.received: list[list[str]] = []  # per connection: the topic of every PUBLISH to the page
+
+    def relay(self, ws: WebSocketRoute) -> None:
+        n = len(self.sockets)
+        self.sockets.append(ws)
+        self.subscribed.append([])
+        self.left.append([])
+        self.unsubacks.append(0)
+        self.received.append([])
+        server = ws.connect_to_server()
+        up, down = mqtt.Decoder(), mqtt.Decoder()
+
+        def to_server(message: str | bytes) -> None:
+            server.send(message)
+            for packet in up.feed(message if isinstance(message, bytes) else message.encode()):
+                if packet.type in (mqtt.PacketType.SUBSCRIBE, UNSUBSCRIBE):
+                    filters = _filters(packet.body[2:], with_qos=packet.type == mqtt.PacketType.SUBSCRIBE)
+                    (self.subscribed if packet.type == mqtt.PacketType.SUBSCRIBE else self.left)[n].extend(filters)
+
+        def to_page(message: str | bytes) -> None:
+            ws.send(message)
+            for packet in down.feed(message if isinstance(message, bytes) else message.encode()):
+                if packet.type == mqtt.PacketType.PUBLISH:
+                    self.received[n].append(mqtt.parse_publish(packet).topic)
+                elif packet.type == UNSUBACK:
+                    self.unsubacks[n] += 1
+
+        ws.on_message(to_server)
+        server.on_message(to_page)
+
+    def count(self, n: int, topic: str) -> int:
+        return self.received[n].count(topic)
+
+
+UNSUBSCRIBE, UNSUBACK = 10, 11
+
+
+def _filters(body: bytes, *, with_qos: bool) -> list[str]:
+    out, pos = [], 0
+    while pos + 2 <= len(body):
+        (size,) = struct.unpack_from("!H", body, pos)
+        out.append(body[pos + 2:pos + 2 + size].decode())
+        pos += 2 + size + (1 if with_qos else 0)
+    return out
+
+
+def test_the_page_takes_recent_once_per_connection_and_leaves_it(system: PageSystem, context: BrowserContext) -> None:
+    """`recent` (the bridge republishes it after every batch) reaches a viewer once, on joining:
+    the page takes the retained snapshot, unsubscribes, and takes a fresh one after a reconnect;
+    comments, state and reactions keep coming."""
+    recent, comments = f"live/videos/{VIDEO}/recent", f"live/videos/{VIDEO}/comments"
+    for i in range(3):
+        assert system.api.post(VIDEO, f"before {i}", user=f"before{i}").status_code == 202
+    system.wait_numbered(3)
+    tap = MqttTap()
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"^ws://.*/mqtt$"), tap.relay)
+    viewer = Viewer.attach(page)
+    watcher = Collector(system.stack.mqtt_port, recent)  # sees every `recent` the bridge publishes
+    try:
+        viewer.goto(system.url())
+        expect(viewer.comments()).to_have_text([f"before {i}" for i in range(3)], timeout=WAIT_MS)
+        viewer.wait_until(lambda: tap.unsubacks[0] >= 1, "the page did not leave `recent`")
+        assert set(tap.subscribed[0]) == {comments, recent, f"live/videos/{VIDEO}/state",
+                                          f"live/videos/{VIDEO}/reactions"}
+        assert tap.left[0] == [recent], "only `recent` is left"
+        assert tap.count(0, recent) == 1, "the retained snapshot"
+
+        def more(texts: list[str], at_least_seq: int) -> None:
+            for text in texts:
+                assert system.api.post(VIDEO, text, user="later").status_code == 202
+            expect(viewer.comments().last).to_have_text(texts[-1], timeout=WAIT_MS)
+            watcher.wait_for(lambda _m: any(m.json()["seq"] >= at_least_seq for m in watcher.on(recent)))
+            page.wait_for_timeout(500)  # what the broker sent the watcher, it sent the page as well
+
+        more([f"after {i}" for i in range(4)], 7)
+        assert tap.count(0, recent) == 1, "no `recent` after the snapshot"
+        assert tap.count(0, comments) >= 1
+
+        tap.sockets[0].close()  # the connection drops: a new session, a fresh snapshot
+        viewer.wait_until(lambda: len(tap.sockets) >= 2 and tap.unsubacks[1] >= 1,
+                          "the page did not reconnect, take `recent` and leave it")
+        viewer.expect_live()
+        assert recent in tap.subscribed[1] and tap.left[1] == [recent]
+        assert tap.count(1, recent) == 1
+        more(["after the reconnect"], 8)
+        assert tap.count(1, recent) == 1, "no `recent` after the second snapshot either"
+        expected = [*(f"before {i}" for i in range(3)), *(f"after {i}" for i in range(4)), "after the reconnect"]
+        expect(viewer.comments()).to_have_text(expected)
+    finally:
+        watcher.close()
     viewer.assert_clean()
 
 
@@ -554,6 +660,7 @@ def test_static_files_and_vendored_mqtt(dev_app: Flask, monkeypatch: pytest.Monk
         ("backoff.js", "text/javascript"),
         ("posting.js", "text/javascript"),
         ("reactions.js", "text/javascript"),
+        ("subscriptions.js", "text/javascript"),
         ("moderation.js", "text/javascript"),
         ("panels.js", "text/javascript"),
         ("api.js", "text/javascript"),

@@ -9,12 +9,16 @@
 //   a comment's own `reactions` in an event, the `recent` snapshot or the history (as of then).
 // A comment the topic once counted and now leaves out has no reactions left if it is still in
 // the recent window; if it left the window, the topic no longer speaks for it and its last
-// counts are kept.
+// counts are kept. The page takes `recent` once per session and leaves it (subscriptions.js),
+// so it keeps the window itself: the snapshot's comments, then every comment that comes later
+// (live or from the history), the newest WINDOW_SIZE (the bridge's default) or as many as the
+// snapshot had, whichever is more; a deleted comment leaves it.
 
 export const KINDS = Object.freeze(["like", "love", "haha", "wow", "sad", "angry"]);
 export const EMOJI = Object.freeze({ like: "👍", love: "❤️", haha: "😂", wow: "😮", sad: "😢", angry: "😡" });
 export const LABELS = Object.freeze({ like: "Like", love: "Love", haha: "Haha", wow: "Wow", sad: "Sad", angry: "Angry" });
 export const MAX_FLOATING = 12; // hearts on screen at once, at most
+export const WINDOW_SIZE = 50; // comments in `recent`, unless a snapshot had more
 const MAX_TRACKED = 5000;
 const MAX_MINE = 2000;
 const KIND_SET = new Set(KINDS);
@@ -58,7 +62,8 @@ export class CommentReactions {
   constructor({ mine = [], limit = MAX_TRACKED } = {}) {
     this.limit = limit;
     this.counts = new Map(); // id -> {counts, fromTopic}
-    this.window = null; // ids of the latest recent snapshot; null until one came
+    this.window = null; // id -> seq of the comments in the recent window; null until a snapshot came
+    this.windowSize = WINDOW_SIZE;
     this.mine = new Set(Array.isArray(mine) ? mine.filter((k) => typeof k === "string") : []);
   }
 
@@ -80,9 +85,35 @@ export class CommentReactions {
     return true;
   }
 
-  /** The ids of the latest `recent` snapshot: the comments the topic speaks for. */
-  setWindow(ids) {
-    this.window = new Set(ids);
+  /** The latest `recent` snapshot's comments (or their ids), oldest first: the comments the
+   * topic speaks for. */
+  setWindow(comments) {
+    const items = Array.isArray(comments) ? comments : [];
+    this.window = new Map();
+    this.windowSize = Math.max(WINDOW_SIZE, items.length);
+    items.forEach((item, i) => {
+      if (typeof item === "string") this.enterWindow(item, i - items.length); // older than any seq
+      else if (item !== null && typeof item === "object") this.enterWindow(item.id, item.seq);
+    });
+  }
+
+  /** A comment came after the snapshot (a live event, a history page): it is in the window now,
+   * unless it is older than all of it; the oldest leaves when the window is full. */
+  enterWindow(id, seq) {
+    if (this.window === null || typeof id !== "string" || !id || !Number.isFinite(seq)) return;
+    if (this.window.has(id)) return;
+    if (this.window.size >= this.windowSize) {
+      let oldest = null;
+      for (const [other, s] of this.window) if (oldest === null || s < this.window.get(oldest)) oldest = other;
+      if (seq < this.window.get(oldest)) return;
+      this.window.delete(oldest);
+    }
+    this.window.set(id, seq);
+  }
+
+  /** A comment was deleted: the bridge's window no longer holds it. */
+  leaveWindow(id) {
+    if (this.window !== null) this.window.delete(id);
   }
 
   /** The `comments` of a reactions snapshot; returns the ids whose counts changed. */

@@ -3,7 +3,8 @@
 //
 // Inputs, each returning a list of render operations to apply in order:
 //   onRecent(snapshot, {retained})  a `recent` payload {seq, comments: [...]}: retained (sent on
-//                                   subscribing: repairs deletions missed) or live (after a batch)
+//                                   subscribing: repairs deletions missed) or live (one that was
+//                                   on its way when the page left the topic: subscriptions.js)
 //   onEvents(events)                the `events` of one message on the `comments` topic
 //   onBackfill(request, comments, limit)   an HTTP history page asked for by takeBackfill()
 //   onState(state)                  the retained `state` payload (its `pinned`)

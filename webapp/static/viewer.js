@@ -1,8 +1,8 @@
 // The viewer page: MQTT over WebSocket straight to the broker (MQTT.js), the DOM, and posting
-// over HTTP. What to render and what to fetch is decided by stream.js; when to reconnect by
-// backoff.js; what a failed post means by posting.js; reaction counts by reactions.js; who may
-// do what by moderation.js; the moderator's panels are panels.js. User text only ever goes in
-// textContent.
+// over HTTP. What to render and what to fetch is decided by stream.js; which topics to hold by
+// subscriptions.js (`recent` only until its snapshot came); when to reconnect by backoff.js; what
+// a failed post means by posting.js; reaction counts by reactions.js; who may do what by
+// moderation.js; the moderator's panels are panels.js. User text only ever goes in textContent.
 
 import mqtt from "./vendor/mqtt.esm.js";
 import { call } from "./api.js";
@@ -21,11 +21,12 @@ import { setupPanels } from "./panels.js";
 import { MAX_POST_RETRIES, checkDraft, codePointCount, describeFailure, retryAfterSeconds } from "./posting.js";
 import { CommentReactions, EMOJI, KINDS, LABELS, LiveTotals, MAX_FLOATING, formatCount } from "./reactions.js";
 import { Stream } from "./stream.js";
+import { SNAPSHOT_WAIT_MS, Subscriptions } from "./subscriptions.js";
 
 const config = JSON.parse(document.getElementById("viewer-config").textContent);
 const $ = (id) => document.getElementById(id);
 
-const INITIAL_WAIT_MS = 1500; // for the retained `recent`, before reading the history instead
+const INITIAL_WAIT_MS = SNAPSHOT_WAIT_MS; // for the retained `recent`, before reading the history instead
 const SUBSCRIBE_TIMEOUT_MS = 15000;
 const HISTORY_PAGE = 200;
 const AT_BOTTOM_PX = 48;
@@ -507,6 +508,13 @@ function onReactions(doc, retained) {
   showLiveTotal();
 }
 
+/** Comments that came after the snapshot are in the recent window now (the `reactions` topic
+ * speaks for them), since the page no longer hears `recent` itself. */
+function enterWindow(comments) {
+  if (!Array.isArray(comments)) return;
+  for (const c of comments) if (c && typeof c === "object") reactions.enterWindow(c.id, c.seq);
+}
+
 /** Counts carried by comment payloads (events, snapshots, history) count until the topic speaks. */
 function seenComments(comments) {
   if (!Array.isArray(comments)) return;
@@ -623,6 +631,7 @@ async function loadReplies(parentId, item) {
 const decoder = new TextDecoder();
 const failover = new Failover(config.brokerUrls);
 const topics = config.topics;
+const subscriptions = new Subscriptions(topics);
 let everLive = false;
 let gotState = false;
 let retryAt = 0;
@@ -667,14 +676,25 @@ function connect() {
   function lost(reason) {
     if (over) return;
     over = true;
+    subscriptions.disconnected();
     clearTimeout(watchdog);
     client.end(true);
     if (reason) console.info(`broker ${url}: ${reason}`);
     scheduleRetry();
   }
 
+  /** Unsubscribe from what subscriptions.js says this session is done with (`recent`). */
+  function leave(done) {
+    if (over || !done.length) return;
+    client.unsubscribe(done, (err) => {
+      if (err && !over) console.info(`broker ${url}: unsubscribe: ${err.message}`);
+    });
+  }
+
   client.on("connect", () => {
-    client.subscribe([topics.comments, topics.recent, topics.state, topics.reactions], { qos: 0 }, (err, granted) => {
+    const wanted = subscriptions.connected();
+    const session = subscriptions.session;
+    client.subscribe(wanted, { qos: 0 }, (err, granted) => {
       if (over) return;
       if (err || !granted || granted.some((g) => g.qos === 128)) {
         lost("subscription refused");
@@ -682,11 +702,15 @@ function connect() {
       }
       clearTimeout(watchdog);
       failover.connected(Date.now());
+      // No retained `recent` by then (a video without comments yet): stop waiting for one.
+      setTimeout(() => leave(subscriptions.waitOver(session)), SNAPSHOT_WAIT_MS);
       up();
     });
   });
   client.on("message", (topic, payload, packet) => {
-    if (!over) receive(topic, payload, Boolean(packet.retain));
+    if (over) return;
+    leave(subscriptions.message(topic, payload.length));
+    receive(topic, payload, Boolean(packet.retain));
   });
   client.on("close", () => lost(""));
   client.on("error", (err) => console.info(`broker ${url}: ${err.message}`));
@@ -726,11 +750,16 @@ function receive(topic, payload, retained) {
   }
   if (doc === null || typeof doc !== "object") return;
   if (topic === topics.comments) {
-    if (Array.isArray(doc.events)) seenComments(doc.events.filter((e) => e?.type === "comment").map((e) => e.comment));
+    if (Array.isArray(doc.events)) {
+      const comments = doc.events.filter((e) => e?.type === "comment").map((e) => e.comment);
+      seenComments(comments);
+      enterWindow(comments);
+      for (const e of doc.events) if (e?.type === "delete") reactions.leaveWindow(e.id);
+    }
     enqueue(stream.onEvents(doc.events));
   } else if (topic === topics.recent) {
     if (Array.isArray(doc.comments)) {
-      reactions.setWindow(doc.comments.map((c) => c?.id));
+      reactions.setWindow(doc.comments);
       seenComments(doc.comments);
     }
     enqueue(stream.onRecent(doc, { retained }));
@@ -758,6 +787,7 @@ async function pumpBackfill() {
     const body = await getJSON(`${config.api.comments}?after_seq=${request.afterSeq}&limit=${HISTORY_PAGE}`);
     backfillFailures = 0;
     seenComments(body.comments);
+    enterWindow(body.comments);
     enqueue(stream.onBackfill(request, body.comments, HISTORY_PAGE));
   } catch (err) {
     stream.backfillFailed(request);
@@ -783,6 +813,7 @@ async function loadInitialFromHistory() {
     ]);
     if (stream.started) return;
     const comments = [...history.comments].reverse();
+    reactions.setWindow(comments); // what the snapshot would have been
     seenComments(comments);
     const seq = Math.max(Number(video.last_seq) || 0, ...comments.map((c) => Number(c.seq) || 0));
     enqueue(stream.onRecent({ seq, comments }));

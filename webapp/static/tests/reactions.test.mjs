@@ -6,6 +6,7 @@ import {
   KINDS,
   LiveTotals,
   MAX_FLOATING,
+  WINDOW_SIZE,
   cleanCounts,
   formatCount,
   spread,
@@ -68,6 +69,45 @@ describe("CommentReactions: merging the sources", () => {
     r.onSnapshot({ a: { like: 1 }, b: { love: 2 } });
     r.setWindow(["b", "c"]);
     assert.deepEqual(r.onSnapshot({ b: { love: 2 } }), []);
+    assert.deepEqual(r.get("a"), { like: 1 });
+  });
+
+  it("keeps the window itself after the snapshot: later comments enter, the oldest leave", () => {
+    const r = new CommentReactions();
+    const snapshot = Array.from({ length: WINDOW_SIZE }, (_, i) => ({ id: `c${i + 1}`, seq: i + 1 }));
+    r.setWindow(snapshot);
+    r.onSnapshot({ c1: { like: 1 }, c2: { like: 2 } });
+    r.enterWindow("c51", 51); // a live comment pushes c1 out of the bridge's window
+    assert.deepEqual(r.onSnapshot({ c2: { like: 2 }, c51: { wow: 1 } }), ["c51"], "c1 keeps its last counts");
+    assert.deepEqual(r.get("c1"), { like: 1 });
+    assert.deepEqual(r.onSnapshot({ c51: { wow: 1 } }), ["c2"], "c2 is still in the window: none left");
+    assert.deepEqual(r.get("c2"), {});
+    r.enterWindow("c0", 0); // older than all of the window (a late history page): not in it
+    r.onSnapshot({ c0: { sad: 1 }, c51: { wow: 1 } });
+    assert.deepEqual(r.onSnapshot({ c51: { wow: 1 } }), []);
+    assert.deepEqual(r.get("c0"), { sad: 1 });
+  });
+
+  it("a deleted comment leaves the window; a bigger snapshot makes a bigger window", () => {
+    const r = new CommentReactions();
+    r.setWindow([{ id: "a", seq: 1 }, { id: "b", seq: 2 }]);
+    r.onSnapshot({ a: { like: 1 } });
+    r.leaveWindow("a");
+    assert.deepEqual(r.onSnapshot({}), []);
+    assert.deepEqual(r.get("a"), { like: 1 });
+    const big = Array.from({ length: 60 }, (_, i) => ({ id: `c${i}`, seq: i }));
+    r.setWindow(big);
+    r.onSnapshot({ c0: { like: 1 }, c1: { like: 1 } });
+    r.enterWindow("new", 100); // c0 leaves: the window holds 60
+    assert.deepEqual(r.onSnapshot({}), ["c1"], "c1 is the 60th newest: still in the window");
+    assert.deepEqual(r.get("c0"), { like: 1 });
+  });
+
+  it("before a snapshot, later comments make no window", () => {
+    const r = new CommentReactions();
+    r.enterWindow("a", 1);
+    r.seen("a", { like: 1 });
+    assert.deepEqual(r.onSnapshot({}), []);
     assert.deepEqual(r.get("a"), { like: 1 });
   });
 
