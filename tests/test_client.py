@@ -253,6 +253,48 @@ def test_recent_seeds_the_view_then_live_events_follow_in_order(system: System) 
     assert client.stats.history_requests == 0  # nothing was missed, nothing fetched
 
 
+def test_recent_is_taken_once_per_connection_then_left(system: System, proxy: Proxy) -> None:
+    """The bridge republishes `recent` after every batch; the client takes the retained snapshot
+    and unsubscribes, so it gets one per connection, however many comments follow."""
+    before = [system.post(f"before {i}") for i in range(3)]
+    wait_published(system, 3)
+    rec = Recorder()
+    client = LiveClient("v1", [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST)
+    snapshots: list[bytes] = []  # what reached the worker on `recent`
+    handle = client._on_message
+
+    def counting(topic: str, payload: bytes) -> None:
+        if topic == "live/videos/v1/recent":
+            snapshots.append(payload)
+        handle(topic, payload)
+
+    client._on_message = counting  # type: ignore[method-assign]
+    with client:
+        rec.wait_for(lambda: rec.ids() == before, what="the snapshot")
+        assert len(snapshots) == 1
+        time.sleep(0.2)  # the UNSUBSCRIBE on its way
+        live = []
+        for i in range(4):  # one at a time: a `recent` is republished after each
+            live.append(system.post(f"live {i}"))
+            rec.wait_for(lambda: rec.ids()[-1:] == live[-1:], what=f"live {i}")
+            wait_published(system, 4 + i)
+        time.sleep(0.3)  # what the broker sent wait_published's subscriber, it sent the client too
+        assert len(snapshots) == 1, f"no `recent` after the snapshot, got {len(snapshots)}"
+
+        proxy.down()  # a new connection takes a fresh snapshot, and leaves it again
+        proxy.up()
+        rec.wait_for(lambda: client.stats.connections >= 2 and len(snapshots) >= 2,
+                     what="the snapshot of the second connection")
+        time.sleep(0.2)
+        after = system.post("after the reconnect")
+        rec.wait_for(lambda: after in rec.ids(), what="the comment after the reconnect")
+        wait_published(system, 8)
+        time.sleep(0.3)
+        assert len(snapshots) == 2
+    assert client.stats.recent_messages == 2
+    assert_exactly_once_in_order(rec.comments(), [*before, *live, after])
+
+
 def test_a_video_without_recent_is_seeded_from_history(system: System) -> None:
     assert system.api.create_video("quiet").status_code == 201  # no comment yet: no retained recent
     rec = Recorder()

@@ -9,6 +9,9 @@ Two threads, no shared paho calls between them:
 
 The ordering, de-duplication and gap rules live in `viewer.sequencer`; the reconnect
 schedule in `viewer.backoff`. This module is only the glue.
+
+Each connection takes the retained `recent` snapshot once and unsubscribes from it (the bridge
+republishes it after every batch; docs/client.md, "Which topics to stay on", says why).
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class Stats:
     history_requests: int = 0
     from_history: int = 0  # events emitted from history (gap repair)
     emitted: int = 0
+    recent_messages: int = 0  # `recent` snapshots received: one per connection, give or take one in flight
 
 
 def set_nodelay(sock: Any) -> None:
@@ -282,7 +286,7 @@ class LiveClient:
 
     def _session(self, broker: BrokerURL) -> None:
         """One connection: connect, subscribe, run until it is lost or the client stops."""
-        state: dict[str, Any] = {"failed": None, "subscribed": False}
+        state: dict[str, Any] = {"failed": None, "subscribed": False, "recent_until": None}
         client = self._paho_client(broker, state)
         try:
             client.connect(broker.host, broker.port, keepalive=self.keepalive)
@@ -303,6 +307,9 @@ class LiveClient:
             if not state["subscribed"] and time.monotonic() > deadline:
                 reason = f"not subscribed within {self.connect_timeout}s"
                 break
+            until = state["recent_until"]
+            if until is not None and time.monotonic() > until:
+                self._leave_recent(client, state)  # no retained `recent` (no comment yet): the worker seeds from HTTP
         if self._stopping.is_set():
             reason = "stopped"
         self._subscribed.clear()
@@ -347,12 +354,15 @@ class LiveClient:
                 state["failed"] = f"refused: {reason}"
                 return
             c.subscribe([(t, 0) for t in topics])  # viewers get QoS 0; gaps are repaired from history
+            state["holding_recent"] = True
 
         def on_subscribe(_c: paho.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
             if any(code.is_failure for code in codes):
                 state["failed"] = "subscription refused"
                 return
             state["subscribed"] = True
+            if state.get("holding_recent"):
+                state["recent_until"] = time.monotonic() + self.seed_timeout
             self._url = broker.url
             self._plan.succeeded()
             self.stats.connections += 1
@@ -360,7 +370,10 @@ class LiveClient:
             self._inbox.put(("subscribed", broker.url))
             self._subscribed.set()
 
-        def on_message(_c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+        def on_message(c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+            if msg.topic == self._topic_recent:
+                self.stats.recent_messages += 1
+                self._leave_recent(c, state)  # the snapshot is taken: later ones are the stream again
             self._inbox.put(("message", msg.topic, bytes(msg.payload)))
 
         client.on_socket_open = on_socket_open
@@ -368,6 +381,18 @@ class LiveClient:
         client.on_subscribe = on_subscribe
         client.on_message = on_message
         return client
+
+    def _leave_recent(self, client: paho.Client, state: dict[str, Any]) -> None:
+        """Unsubscribe from `recent`, once per connection (network thread only).
+
+        `recent` is a snapshot to join with: the bridge republishes it (the last 50 comments,
+        ~11 KB) up to 4 times a second while comments come, and all of it also arrives as events
+        on `comments`. Staying subscribed would multiply a viewer's bytes for nothing.
+        """
+        state["recent_until"] = None
+        if state.get("holding_recent"):
+            state["holding_recent"] = False
+            client.unsubscribe(self._topic_recent)
 
     # -- worker thread --------------------------------------------------------------
 
