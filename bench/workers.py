@@ -2,7 +2,8 @@
 hard limit, and talks to the coordinator over a multiprocessing pipe.
 
 - `viewers`: many cheap MQTT viewers (TCP or WebSocket) that record which benchmark
-  comments each one got, when, and how many messages per second it was sent.
+  comments each one got, when, and how many messages and bytes per second it was sent;
+  like the page, each takes the retained `recent` once and unsubscribes from it.
 - `posters`: post comments over HTTP (aiohttp) on an open-loop schedule; record the 202s.
 - `bare_publisher`: the bare-broker phase: one plain message per comment, QoS 0.
 - `ingest`: submissions straight onto ingest/, QoS 1, closed loop (as fast as it is taken).
@@ -18,6 +19,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import struct
 import threading
 import time
 from array import array
@@ -40,6 +42,22 @@ Counter = Synchronized  # a multiprocessing.Value("q")
 
 PING_EVERY_S = 45.0
 PROGRESS_EVERY_S = 0.2
+SNAPSHOT_WAIT_S = 1.5  # as webapp/static/subscriptions.js: no retained `recent` by then, none is waited for
+UNSUBSCRIBE = 0xA2  # MQTT 3.1.1 UNSUBSCRIBE, with its reserved flags
+
+
+def unsubscribe_packet(packet_id: int, topics: list[str]) -> bytes:
+    body = struct.pack("!H", packet_id) + b"".join(mqtt.encode_str(t) for t in topics)
+    return bytes([UNSUBSCRIBE]) + mqtt.encode_length(len(body)) + body
+
+
+def publish_size(body_length: int) -> int:
+    """Bytes of a PUBLISH on the wire (MQTT, not counting WebSocket framing): fixed header and body."""
+    if body_length < 128:
+        return body_length + 2
+    if body_length < 16_384:
+        return body_length + 3
+    return body_length + (4 if body_length < 2_097_152 else 5)
 
 
 def _start(entry: Callable[..., None], *args: Any) -> tuple[multiprocessing.process.BaseProcess, Pipe]:
@@ -145,6 +163,9 @@ class ViewerConfig:
     origin_ns: int  # second 0 of the per-second message counts
     connect_concurrency: int = 64
     keepalive: int = 120
+    # Topics with these last parts are left after their first message (the retained snapshot) or
+    # after SNAPSHOT_WAIT_S without one, as the page leaves `recent`.
+    snapshot_leaves: tuple[str, ...] = ("recent",)
 
 
 @dataclass
@@ -153,6 +174,12 @@ class ViewerState:
     per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     messages: int = 0
     by_topic: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    bytes_total: int = 0  # every PUBLISH, as sent on the wire (MQTT framing included, WebSocket framing not)
+    bytes_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    batch_bytes: int = 0  # the comment batches (timed topics) among them
+    batch_bytes_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    bytes_by_topic: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    holding: set[bytes] = field(default_factory=set)  # snapshot topics not left yet
 
 
 class ViewerGroup:
@@ -161,6 +188,7 @@ class ViewerGroup:
     def __init__(self, config: ViewerConfig) -> None:
         self.config = config
         self.timed = {t.encode() for t in config.timed_topics}
+        self.snapshot_topics = {t.encode() for t in config.topics if t.rsplit("/", 1)[-1] in config.snapshot_leaves}
         self.latencies: dict[int, array[float]] = defaultdict(lambda: array("f"))
         self.received = 0  # benchmark comments, all viewers
         self._parsed: dict[bytes, list[tuple[int, int, int]]] = {}
@@ -169,12 +197,22 @@ class ViewerGroup:
     def on_publish(self, conn: MqttConnection, packet: mqtt.Packet, now: int) -> None:
         state: ViewerState = conn.tag
         state.messages += 1
-        state.per_second[(now - self.config.origin_ns) // 1_000_000_000] += 1
+        second = (now - self.config.origin_ns) // 1_000_000_000
+        state.per_second[second] += 1
         body = packet.body
+        size = publish_size(len(body))
         topic = mqtt.publish_topic(body)
-        state.by_topic[topic.decode()] += 1
+        name = topic.decode()
+        state.by_topic[name] += 1
+        state.bytes_total += size
+        state.bytes_per_second[second] += size
+        state.bytes_by_topic[name] += size
+        if topic in state.holding:
+            self.leave(conn, topic)  # the snapshot is taken
         if topic not in self.timed:
             return
+        state.batch_bytes += size
+        state.batch_bytes_per_second[second] += size
         payload = body[2 + len(topic) + (2 if packet.flags & 0x06 else 0):]
         parsed = self._parsed.get(payload)
         if parsed is None:
@@ -191,10 +229,22 @@ class ViewerGroup:
         started = time.monotonic()
         conn = await open_mqtt(Endpoint(self.config.endpoint), f"bench-v{self.config.index}-{n}-{os.getpid()}",
                                self.on_publish, keepalive=self.config.keepalive)
-        conn.tag = ViewerState()
+        conn.tag = ViewerState(holding=set(self.snapshot_topics))
         await conn.subscribe([(t, 0) for t in self.config.topics])
         self.connections.append(conn)
+        if conn.tag.holding:
+            asyncio.get_running_loop().call_later(SNAPSHOT_WAIT_S, self.leave_all, conn)
         return (time.monotonic() - started) * 1000
+
+    def leave(self, conn: MqttConnection, topic: bytes) -> None:
+        """Unsubscribe from a snapshot topic (the UNSUBACK is not waited for)."""
+        state: ViewerState = conn.tag
+        state.holding.discard(topic)
+        conn.send(unsubscribe_packet(conn.packet_id(), [topic.decode()]))
+
+    def leave_all(self, conn: MqttConnection) -> None:
+        for topic in list(conn.tag.holding):
+            self.leave(conn, topic)
 
     def results(self, accepted: dict[int, list[int]]) -> dict[str, Any]:
         viewers = []
@@ -205,6 +255,11 @@ class ViewerGroup:
                 "per_second": dict(state.per_second),
                 "messages": state.messages,
                 "by_topic": dict(state.by_topic),
+                "bytes": state.bytes_total,
+                "bytes_per_second": dict(state.bytes_per_second),
+                "batch_bytes": state.batch_bytes,
+                "batch_bytes_per_second": dict(state.batch_bytes_per_second),
+                "bytes_by_topic": dict(state.bytes_by_topic),
                 "alive": not conn.closed.done(),
             })
         return {
