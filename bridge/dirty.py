@@ -52,5 +52,8 @@ class DirtyVideos:
             reload=flags.reload and recent_due,
         )
 
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self._flags
+
     def __bool__(self) -> bool:
         return bool(self._flags)

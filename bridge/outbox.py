@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from livecomments.models import Comment, CommentStatus, LiveEvent, Video, VideoReaction
@@ -36,6 +36,48 @@ def mark_published(session: Session, video_id: str, seqs: Sequence[int]) -> None
         .where(LiveEvent.video_id == video_id, LiveEvent.seq.in_(list(seqs)))
         .values(published=True)
     )
+
+
+_EVENTS = cast(Table, LiveEvent.__table__)
+_MARK_RANGE = (
+    update(_EVENTS)
+    .where(_EVENTS.c.video_id == bindparam("b_video"), _EVENTS.c.seq >= bindparam("b_first"),
+           _EVENTS.c.seq <= bindparam("b_last"))
+    .values(published=True)
+)
+
+
+def mark_published_ranges(session: Session, ranges: Sequence[tuple[str, int, int]]) -> None:
+    """Mark the events the broker confirmed, one seq range per message, in one statement."""
+    if ranges:
+        session.connection().execute(
+            _MARK_RANGE, [{"b_video": v, "b_first": first, "b_last": last} for v, first, last in ranges]
+        )
+
+
+def unpublished_heads(session: Session) -> dict[str, int]:
+    """Each video with unpublished events, and the highest such seq."""
+    rows = session.execute(
+        select(LiveEvent.video_id, func.max(LiveEvent.seq)).where(LiveEvent.published.is_(False))
+        .group_by(LiveEvent.video_id)
+    )
+    return {v: int(seq) for v, seq in rows}
+
+
+def events_after(session: Session, video_id: str, after: int | None, limit: int = 10_000) -> list[tuple[int, bytes]]:
+    """The video's events after seq `after` (None: its unpublished ones), in seq order, as stored."""
+    query = select(LiveEvent.seq, LiveEvent.payload).where(LiveEvent.video_id == video_id)
+    if after is None:
+        query = query.where(LiveEvent.published.is_(False))
+    else:
+        query = query.where(LiveEvent.seq > after)
+    rows = session.execute(query.order_by(LiveEvent.seq).limit(limit))
+    return [(int(seq), payload.encode()) for seq, payload in rows]
+
+
+def last_seq_of(session: Session, video_id: str) -> int:
+    got = session.scalar(select(Video.last_seq).where(Video.id == video_id))
+    return int(got or 0)
 
 
 def stuck_pending(session: Session, older_than_ms: int, limit: int = 500) -> list[Submission]:

@@ -1,21 +1,29 @@
 """The bridge service: the single writer of live/.
 
 Each step drains what arrived on ingest/ (plus what the sweeper finds stuck), decides
-and records it in one transaction, acks the messages only after the commit, then
-publishes the video's unpublished events in seq order and refreshes `recent` and
-`ticker`. Events are written to the `live_events` outbox in the same transaction
-that assigns their seq, and marked published once the broker has confirmed them, so
-a crash anywhere leaves nothing lost: what was not confirmed is published again.
+and records it in one transaction (set-based SQL, bridge.apply), acks the messages only
+after the commit, then publishes. Events are written to the `live_events` outbox in the
+same transaction that assigns their seq, encoded once; the same bytes are published
+from memory (bridge.stream), pipelined: no step waits for a PUBACK. A message's events
+are marked published, in the next transaction, once the broker has confirmed it, so a
+crash anywhere leaves nothing lost: the next bridge finds what was not confirmed in the
+outbox and publishes it again, in seq order (duplicates carry the same seq). Across a
+reconnect of this process paho itself sends the unconfirmed messages again, first and
+in order; new ones wait for the subscription to be back, so each connection sees every
+video's seq strictly increasing.
+
+A quiet video's comment goes out at once; a busy video's events are gathered into one
+message per EVENTS_INTERVAL_S (<= 20 messages/s per viewer). `recent`, `ticker` and
+`reactions` are republished at most every RETAINED_INTERVAL_S, from the in-memory window.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,15 +39,17 @@ from bridge.inbox import Inbox
 from bridge.metrics import BridgeMetrics
 from bridge.outbox import (
     add_live_reactions,
-    mark_published,
+    events_after,
+    last_seq_of,
+    mark_published_ranges,
     recent_comments,
     stuck_pending,
-    unpublished_events,
+    unpublished_heads,
     video_reaction_totals,
     video_state_of,
-    videos_with_unpublished,
 )
 from bridge.recent import RecentWindow
+from bridge.stream import Streams, encode_raw_batch
 from livecomments.config import Settings
 from livecomments.db import create_schema, make_engine
 from livecomments.models import Video, VideoStatus
@@ -47,11 +57,10 @@ from livecomments.mqtt_client import make_client, service_address
 from livecomments.reads import reaction_totals
 from livecomments.recent_cache import RecentCache
 from livecomments.validation import FieldError
-from livecomments.wire import Submission, comment_view, encode_batch, encode_reactions, encode_recent, ticker_text
+from livecomments.wire import Submission, encode_reactions, encode_recent, ticker_text
 
 log = logging.getLogger("livecomments.bridge")
 
-PUBLISH_TIMEOUT_S = 10.0
 EVENTS_INTERVAL_S = 0.05  # one event batch per video per 50 ms at most: <= 20 messages/s per viewer
 RETAINED_INTERVAL_S = 0.25  # recent/ticker and reactions are republished at most every 250 ms
 SWEEP_INTERVAL_S = 1.0
@@ -61,12 +70,8 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass
-class Received:
-    """An ingest message and the connection it came on (acks only go back on that one)."""
-
-    message: paho.MQTTMessage
-    generation: int
+Received = tuple[paho.MQTTMessage, int]  # an ingest message and the connection it came on (acks go back on that one)
+QUEUED = (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN)  # publish results paho keeps the message for
 
 
 class Bridge:
@@ -78,10 +83,15 @@ class Bridge:
         self.metrics = BridgeMetrics()
         self._partition = settings.partition
         self._cache = RecentCache.from_url(settings.redis_url)
-        self._inbox: queue.Queue[Received] = queue.Queue()
+        self._inbox: deque[Received] = deque()
+        self._wake = threading.Event()  # set when the inbox gets something
         self._retry: list[Received] = []
         self._generation = 0
         self._resync = threading.Event()
+        self._subscribed = False  # the ingest subscription is back: paho has resent what was in flight
+        self._streams = Streams()
+        self._pubacks: deque[tuple[int, float]] = deque()  # (mid, when), from paho's thread
+        self._wake_at = float("inf")  # when a throttled video is next due
         self._windows: dict[str, RecentWindow] = {}
         self._dirty = DirtyVideos()
         self._reactions_sent: dict[str, float] = {}
@@ -127,6 +137,8 @@ class Bridge:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         client.connect_async(addr.host, addr.port, keepalive=30)
         client.loop_start()
         self._client = client
@@ -139,6 +151,7 @@ class Bridge:
             log.error("broker refused the bridge: %s", reason)
             return
         self._generation += 1
+        self._subscribed = False  # until SUBACK: paho first sends again what was in flight, in order
         client.subscribe(self.topics.ingest_filter, qos=1)
         self._resync.set()
         log.info("connected to the broker; consuming %s", self.topics.ingest_filter)
@@ -146,16 +159,25 @@ class Bridge:
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         log.warning("disconnected from the broker (%s); paho reconnects", reason)
 
+    def _on_subscribe(self, *_args: Any) -> None:
+        self._subscribed = True
+
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
-        self._inbox.put(Received(message, self._generation))
+        self._inbox.append((message, self._generation))
+        if not self._wake.is_set():  # after the append: a drain that cleared it sees the message
+            self._wake.set()
+
+    def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+        self._pubacks.append((mid, time.perf_counter()))
 
     # -- the work ------------------------------------------------------------------
 
     def step(self, timeout: float) -> None:
-        """One round: decide what arrived, ack it, publish what is unpublished."""
+        """One round: decide what arrived, ack it, publish what is due."""
         assert self._sessions is not None
         started = time.perf_counter()
-        received = self._drain(timeout)
+        self._take_pubacks()
+        received = self._drain(min(timeout, max(0.0, self._wake_at - time.monotonic())))
         inbox = self._decode(received)
         submissions = inbox.submissions + self._sweep()
         if submissions or inbox.reactions:
@@ -171,57 +193,68 @@ class Bridge:
             self._count(result.outcomes, len(inbox.submissions))
             self.metrics.batch_size.observe(len(submissions))
             now = _now_ms()
+            lag = self.metrics.ingest_lag
             for sub in inbox.submissions:
-                self.metrics.ingest_lag.observe(max(0, now - sub.ts) / 1000)
+                lag.observe(max(0, now - sub.ts) / 1000)
+            self._take_events(result)
             self._update_windows(result)
             self._dirty.mark(result.videos, recent=True)
             self._dirty.mark(set(inbox.reactions), reactions=True)
+        elif self._streams.confirmed:
+            self._mark_confirmed()
         for video_id, changed in inbox.nudged.items():
             events = "events" in changed
+            if events:
+                self._sync(video_id)
             self._dirty.mark(
                 [video_id], recent=events, reload=events, state="state" in changed, reactions="reactions" in changed
             )
         self._ack(received)
-        self._scan_outbox()
-        if self._resync.is_set() and self._connected():
+        resync = self._resync.is_set() and self._connected()
+        self._scan_outbox(force=resync)
+        if resync:
             self._resync.clear()
             self._dirty.mark(self._resync_targets(), recent=True, state=True, reactions=True, reload=True)
-        if self._dirty:
+        if self._dirty or self._streams.queued:
             self._publish()
+        else:
+            self._wake_at = float("inf")
         if received:
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.ready.set()
 
     def _drain(self, timeout: float) -> list[Received]:
         items, self._retry = self._retry, []
-        if not items:
-            try:
-                items.append(self._inbox.get(timeout=timeout))
-            except queue.Empty:
-                return items
-        while len(items) < self.settings.bridge_batch_max:
-            try:
-                items.append(self._inbox.get_nowait())
-            except queue.Empty:
-                break
+        inbox = self._inbox
+        if not items and not inbox and timeout > 0:
+            self._wake.clear()
+            if not inbox:
+                self._wake.wait(timeout)
+        room = self.settings.bridge_batch_max - len(items)
+        while room > 0 and inbox:
+            items.append(inbox.popleft())
+            room -= 1
         return items
 
     def _decode(self, received: Iterable[Received]) -> Inbox:
         inbox = Inbox()
-        for item in received:
-            msg = item.message
-            parsed = self.topics.parse_ingest(msg.topic)
+        valid = 0
+        for msg, _generation in received:
+            topic = msg.topic
+            parsed = self.topics.parse_ingest(topic)
             if parsed is not None and not self._partition.owns(parsed[0]):
                 continue  # another bridge instance handles this video (it gets the message too)
             rejected = len(inbox.invalid)
             try:
-                self.metrics.ingest.labels("valid").inc(inbox.add(parsed, bytes(msg.payload)))
+                valid += inbox.add(parsed, bytes(msg.payload))
                 for exc in inbox.invalid[rejected:]:  # elements of an array, each counted
                     self.metrics.ingest.labels("invalid").inc()
-                    log.warning("rejected a submission in the ingest array on %r: %s", msg.topic[:100], exc)
+                    log.warning("rejected a submission in the ingest array on %r: %s", topic[:100], exc)
             except FieldError as exc:
                 self.metrics.ingest.labels("invalid").inc()
-                log.warning("rejected ingest message on %r (%d bytes): %s", msg.topic[:100], len(msg.payload), exc)
+                log.warning("rejected ingest message on %r (%d bytes): %s", topic[:100], len(msg.payload), exc)
+        if valid:
+            self.metrics.ingest.labels("valid").inc(valid)
         return inbox
 
     def _sweep(self) -> list[Submission]:
@@ -238,58 +271,122 @@ class Bridge:
         return stuck
 
     def _record(self, submissions: list[Submission], reactions: dict[str, dict[str, int]]) -> BatchResult:
-        """All in one transaction; if one submission poisons the batch, each on its own."""
+        """All in one transaction; if one submission poisons the batch, each on its own.
+
+        The events the broker confirmed since the last transaction are marked published in it."""
         assert self._sessions is not None
+        confirmed = self._streams.take_confirmed()
         try:
-            with self._sessions.begin() as session:
-                for video_id, counts in reactions.items():
-                    add_live_reactions(session, video_id, counts)
-                return apply_batch(session, submissions, _now_ms())
-        except OperationalError:
-            raise
-        except SQLAlchemyError:
-            log.exception("batch of %d failed; deciding one by one", len(submissions))
-        merged = BatchResult()
-        with self._sessions.begin() as session:
-            for video_id, counts in reactions.items():
-                add_live_reactions(session, video_id, counts)
-        for sub in submissions:
             try:
                 with self._sessions.begin() as session:
-                    one = apply_batch(session, [sub], _now_ms())
+                    self._write_marks(session, confirmed)
+                    for video_id, counts in reactions.items():
+                        add_live_reactions(session, video_id, counts)
+                    return apply_batch(session, submissions, _now_ms(), self._streams.known)
             except OperationalError:
                 raise
             except SQLAlchemyError:
-                log.exception("submission %s cannot be recorded; rejected", sub.id)
-                one = BatchResult(outcomes=[Outcome.REJECTED])
-            merged.outcomes += one.outcomes
-            merged.approved += one.approved
-        return merged
+                log.exception("batch of %d failed; deciding one by one", len(submissions))
+            merged = BatchResult()
+            with self._sessions.begin() as session:
+                self._write_marks(session, confirmed)
+                for video_id, counts in reactions.items():
+                    add_live_reactions(session, video_id, counts)
+            confirmed = []
+            known = dict(self._streams.known)
+            for sub in submissions:
+                try:
+                    with self._sessions.begin() as session:
+                        one = apply_batch(session, [sub], _now_ms(), known)
+                except OperationalError:
+                    raise
+                except SQLAlchemyError:
+                    log.exception("submission %s cannot be recorded; rejected", sub.id)
+                    one = BatchResult(outcomes=[Outcome.REJECTED])
+                merged.merge(one)
+                known.update(one.last_seq)
+            return merged
+        except OperationalError:
+            self._streams.confirmed = confirmed + self._streams.confirmed  # marked next time
+            raise
+
+    def _write_marks(self, session: Session, confirmed: list[Any]) -> None:
+        mark_published_ranges(session, [(c.video_id, c.first, c.last) for c in confirmed])
+
+    def _mark_confirmed(self) -> None:
+        """No transaction this step: the confirmed events are marked in one of their own."""
+        assert self._sessions is not None
+        confirmed = self._streams.take_confirmed()
+        try:
+            with self._sessions.begin() as session:
+                self._write_marks(session, confirmed)
+        except SQLAlchemyError:
+            log.exception("could not mark %d batches published; will retry", len(confirmed))
+            self._streams.confirmed = confirmed + self._streams.confirmed
 
     def _count(self, outcomes: list[Outcome], n_ingest: int) -> None:
-        for i, outcome in enumerate(outcomes):
-            self.metrics.outcomes.labels(outcome.value, "ingest" if i < n_ingest else "sweeper").inc()
+        counts = Counter((o.value, "ingest" if i < n_ingest else "sweeper") for i, o in enumerate(outcomes))
+        for (outcome, source), n in counts.items():
+            self.metrics.outcomes.labels(outcome, source).inc(n)
 
-    def _scan_outbox(self) -> None:
-        """Now and then, find events others appended whose nudge never came."""
+    def _take_events(self, result: BatchResult) -> None:
+        streams = self._streams
+        for video_id, last in result.last_seq.items():
+            held = streams.known.get(video_id)
+            if held is not None and held > last:
+                log.error("video %s: the database is at seq %d, behind %d sent; starting over", video_id, last, held)
+                streams.forget(video_id)
+                self._sync(video_id)
+        for video_id, events in result.events.items():
+            streams.extend(video_id, events)
+
+    def _sync(self, video_id: str) -> None:
+        """Take the video's events others appended (or, for a video not seen yet, the unpublished ones)."""
+        assert self._sessions is not None
+        with self._sessions() as session:
+            events = events_after(session, video_id, self._streams.known.get(video_id))
+        self._streams.extend(video_id, events)
+
+    def _scan_outbox(self, force: bool = False) -> None:
+        """Now and then, find events in the outbox this process does not hold: others appended them
+        and their nudge never came, or a bridge before this one left them unconfirmed."""
         now = time.monotonic()
-        if now - self._last_scan < SWEEP_INTERVAL_S:
+        if not force and now - self._last_scan < SWEEP_INTERVAL_S:
             return
         self._last_scan = now
         assert self._sessions is not None
         with self._sessions() as session:
-            backlog = {v for v in videos_with_unpublished(session) if self._partition.owns(v)}
+            heads = unpublished_heads(session)
+        known = self._streams.known
+        backlog = {v for v, seq in heads.items() if self._partition.owns(v) and seq > known.get(v, -1)}
+        for video_id in backlog:
+            self._sync(video_id)
         self._dirty.mark(backlog, recent=True, state=True, reactions=True, reload=True)
 
     def _ack(self, acks: Iterable[Received]) -> None:
         if self._client is None:
             return
-        for item in acks:
-            if item.generation == self._generation:  # a mid means nothing on a newer connection
-                self._client.ack(item.message.mid, item.message.qos)
+        generation, ack = self._generation, self._client.ack
+        for message, gen in acks:
+            if gen == generation:  # a mid means nothing on a newer connection
+                ack(message.mid, message.qos)
 
     def _connected(self) -> bool:
-        return self._client is not None and self._client.is_connected()
+        return self._client is not None and self._subscribed and self._client.is_connected()
+
+    def _take_pubacks(self) -> None:
+        pubacks, streams = self._pubacks, self._streams
+        events = batches = 0
+        while pubacks:
+            mid, at = pubacks.popleft()
+            done = streams.acked(mid)
+            if done is not None:  # else a retained message
+                events += done.events
+                batches += 1
+                self.metrics.publish_seconds.observe(at - done.sent)
+        if batches:
+            self.metrics.events_published.inc(events)
+            self.metrics.batches_published.inc(batches)
 
     # -- publishing ----------------------------------------------------------------
 
@@ -303,10 +400,10 @@ class Bridge:
 
     def _update_windows(self, result: BatchResult) -> None:
         for comment in result.approved:
-            window = self._windows.get(comment.video_id)
+            window = self._windows.get(comment["video_id"])
             if window is None:
                 continue  # loaded from the database (with this comment) when first published
-            window.add(comment_view(comment))
+            window.add(comment)
         for parent_id, count in result.reply_counts.items():
             for window in self._windows.values():
                 window.bump_replies(parent_id, count)
@@ -315,29 +412,36 @@ class Bridge:
         """After (re)connecting: republish the backlog and every live video's retained topics."""
         assert self._sessions is not None
         with self._sessions() as session:
-            backlog = set(videos_with_unpublished(session))
             live = set(session.scalars(select(Video.id).where(Video.status == VideoStatus.LIVE)))
         self._windows.clear()  # rebuilt from the database: it is the source of truth
-        return {v for v in backlog | live if self._partition.owns(v)}
+        return {v for v in live if self._partition.owns(v)}
 
     def _publish(self) -> None:
+        self._wake_at = float("inf")
         if not self._connected():
             self._resync.set()  # publish it all once the broker is back
             return
         now = time.monotonic()
-        for video_id in sorted(self._dirty.videos()):
-            if now - self._sent_at(self._events_sent, video_id) < EVENTS_INTERVAL_S:
+        streams, dirty = self._streams, self._dirty
+        for video_id in set(dirty.videos()) | set(streams.queued):
+            due = self._sent_at(self._events_sent, video_id) + EVENTS_INTERVAL_S
+            if now < due and streams.has_queued(video_id):
+                self._wake_at = min(self._wake_at, due)
                 continue  # this video's viewers got a batch a moment ago: let the next one grow
-            flags = self._dirty.take(
-                video_id,
-                recent_due=now - self._sent_at(self._recent_sent, video_id) >= RETAINED_INTERVAL_S,
-                reactions_due=now - self._sent_at(self._reactions_sent, video_id) >= RETAINED_INTERVAL_S,
-            )
-            if not self._publish_video(video_id, flags):
-                self._dirty.mark({video_id}, **flags.as_marks())
-                self._resync.set()
+            if not self._flush_events(video_id, now):
+                self._wake_at = now + 0.1  # paho's queue is full: try again shortly
                 return
-            self._events_sent[video_id] = now
+            if video_id not in dirty:
+                continue
+            recent_at = self._sent_at(self._recent_sent, video_id) + RETAINED_INTERVAL_S
+            reactions_at = self._sent_at(self._reactions_sent, video_id) + RETAINED_INTERVAL_S
+            flags = dirty.take(video_id, recent_due=now >= recent_at, reactions_due=now >= reactions_at)
+            if video_id in dirty:  # throttled views left for later
+                self._wake_at = min([self._wake_at] + [t for t in (recent_at, reactions_at) if t > now])
+            if not self._publish_retained(video_id, flags):
+                dirty.mark({video_id}, **flags.as_marks())
+                self._wake_at = now + 0.1
+                return
             if flags.recent:
                 self._recent_sent[video_id] = now
             if flags.reactions:
@@ -347,9 +451,7 @@ class Bridge:
     def _sent_at(table: dict[str, float], video_id: str) -> float:
         return table.get(video_id, float("-inf"))
 
-    def _publish_video(self, video_id: str, flags: Flags) -> bool:
-        if not self._flush_events(video_id):
-            return False
+    def _publish_retained(self, video_id: str, flags: Flags) -> bool:
         if flags.reload:
             self._windows.pop(video_id, None)  # a delete, approve or restore changed it: rebuild
         infos: list[paho.MQTTMessageInfo] = []
@@ -359,25 +461,25 @@ class Bridge:
             infos += self._retained_state(video_id)
         if flags.reactions:
             infos += self._retained_reactions(video_id)
-        return all(self._confirmed(info) for info in infos)
+        return all(info.rc in QUEUED for info in infos)  # not waited for: a reconnect republishes them all
 
-    def _flush_events(self, video_id: str) -> bool:
-        """Publish the video's unpublished events in seq order; mark them once the broker has them."""
-        assert self._sessions is not None and self._client is not None
-        while True:
-            with self._sessions() as session:
-                events = unpublished_events(session, video_id)
-            if not events:
-                return True
-            sent = time.perf_counter()
-            info = self._client.publish(self.topics.comments(video_id), encode_batch(video_id, events), qos=1)
-            if not self._confirmed(info):
+    def _flush_events(self, video_id: str, now: float) -> bool:
+        """Hand the video's queued events to paho, in seq order, without waiting for the PUBACKs."""
+        assert self._client is not None
+        streams = self._streams
+        topic = self.topics.comments(video_id)
+        sent = False
+        while events := streams.take(video_id):
+            info = self._client.publish(topic, encode_raw_batch(video_id, [p for _s, p in events]), qos=1)
+            if info.rc not in QUEUED:
+                log.warning("paho did not take the batch for %s (%s); will retry", video_id, info.rc)
+                streams.put_back(video_id, events)
                 return False
-            self.metrics.publish_seconds.observe(time.perf_counter() - sent)
-            with self._sessions.begin() as session:
-                mark_published(session, video_id, [int(e["seq"]) for e in events])
-            self.metrics.events_published.inc(len(events))
-            self.metrics.batches_published.inc()
+            streams.sent(info.mid, video_id, events, time.perf_counter())
+            sent = True
+        if sent:
+            self._events_sent[video_id] = now
+        return True
 
     def _retain(self, topic: str, payload: bytes) -> paho.MQTTMessageInfo:
         assert self._client is not None
@@ -385,10 +487,13 @@ class Bridge:
 
     def _retained_recent(self, video_id: str) -> list[paho.MQTTMessageInfo]:
         assert self._sessions is not None
-        with self._sessions() as session:
-            window = self._window(session, video_id)
-            video = session.get(Video, video_id)
-            seq = video.last_seq if video is not None else 0
+        seq = self._streams.known.get(video_id)
+        if seq is None or video_id not in self._windows:  # else the window is current: no query
+            with self._sessions() as session:
+                window = self._window(session, video_id)
+                seq = last_seq_of(session, video_id)
+        else:
+            window = self._windows[video_id]
         comments = window.comments()
         infos = [self._retain(self.topics.recent(video_id), encode_recent(video_id, seq, comments))]
         if self._cache is not None:
@@ -414,13 +519,3 @@ class Bridge:
             totals = video_reaction_totals(session, video_id)
             per_comment = reaction_totals(session, [c["id"] for c in window.comments()])
         return [self._retain(self.topics.reactions(video_id), encode_reactions(video_id, totals, per_comment))]
-
-    @staticmethod
-    def _confirmed(info: paho.MQTTMessageInfo) -> bool:
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            return False
-        try:
-            info.wait_for_publish(PUBLISH_TIMEOUT_S)
-        except (RuntimeError, ValueError):
-            return False
-        return info.is_published()
