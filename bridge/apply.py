@@ -1,23 +1,41 @@
-"""One batch of submissions, decided and recorded in one transaction.
+"""One batch of submissions, decided and recorded in one transaction, with set-based SQL.
 
 The database is the arbiter: a submission whose comment is no longer `pending` was
 already handled (a redelivery, or the sweeper got there first) and changes nothing.
+
+The batch costs a fixed number of statements, whatever its size: the touched videos
+locked at once (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already
+serialises writers), one SELECT for the comments and their parents, one for the bans,
+then the decisions in Python, then bulk writes (executemany): new rows for other
+producers' submissions, the decided rows (guarded by `status = 'pending'`), the parents'
+reply counts, the `live_events` outbox rows and each video's `last_seq`. On PostgreSQL
+each of these is one statement whose rows come as one JSON parameter (`json_to_recordset`):
+one round trip, and no per-row work in the driver; SQLite, in process, takes executemany.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from livecomments.models import Ban, Comment, CommentStatus, Video
-from livecomments.outbox import append_event, lock_video
-from livecomments.wire import Submission, comment_event, comment_view
-from moderation.policy import Decision, Verdict, VideoRules, decide
+from livecomments.models import Ban, Comment, CommentStatus, EventType, LiveEvent, Video
+from livecomments.wire import Submission
+from moderation.policy import Decision, Verdict, VideoRules, decide, matcher_for
+from moderation.terms import TermMatcher
+
+COMMENTS = cast(Table, Comment.__table__)
+VIDEOS = cast(Table, Video.__table__)
+EVENTS = cast(Table, LiveEvent.__table__)
+BANS = cast(Table, Ban.__table__)
+
+PENDING = CommentStatus.PENDING.value
 
 
 class Outcome(StrEnum):
@@ -27,38 +45,187 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
+class RaceLost(SQLAlchemyError):
+    """A row this batch decided was no longer pending when written: roll back, decide one by one."""
+
+
+Event = tuple[int, bytes]  # (seq, the event as JSON, exactly as stored and sent)
+
+
 @dataclass
 class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
-    approved: list[Comment] = field(default_factory=list)  # in seq order per video
+    approved: list[dict[str, Any]] = field(default_factory=list)  # comment views, in seq order per video
     reply_counts: dict[str, int] = field(default_factory=dict)  # parent id -> its reply count now
+    # Per video, the events to publish, in seq order and without gaps: those this batch appended
+    # and, before them, those the caller did not know of (see apply_batch's `known`).
+    events: dict[str, list[Event]] = field(default_factory=dict)
+    last_seq: dict[str, int] = field(default_factory=dict)  # per locked video, its last seq at commit
 
     @property
     def videos(self) -> set[str]:
-        return {c.video_id for c in self.approved}
+        return {c["video_id"] for c in self.approved}
+
+    def merge(self, other: BatchResult) -> None:
+        self.outcomes += other.outcomes
+        self.approved += other.approved
+        self.reply_counts.update(other.reply_counts)
+        for video_id, events in other.events.items():
+            self.events.setdefault(video_id, []).extend(events)
+        self.last_seq.update(other.last_seq)
+
+
+class _Row:
+    """A comment as this batch sees it: loaded, or new from another producer."""
+
+    __slots__ = ("id", "video_id", "parent_id", "user_id", "user_name", "text", "ts", "status", "reply_count",
+                 "by_moderator", "seq", "reason", "new", "decided", "replies")
+
+    def __init__(self, m: Mapping[Any, Any], new: bool) -> None:
+        self.id: str = m["id"]
+        self.video_id: str = m["video_id"]
+        self.parent_id: str | None = m["parent_id"]
+        self.user_id: str = m["user_id"]
+        self.user_name: str = m["user_name"]
+        self.text: str = m["text"]
+        self.ts: int = m["ts"]
+        self.status: str = m["status"]
+        self.reply_count: int = m["reply_count"] or 0
+        self.by_moderator: bool = bool(m["by_moderator"])
+        self.seq: int | None = None
+        self.reason: str | None = None
+        self.new = new
+        self.decided = False
+        self.replies = 0  # added by this batch
+
+    def view(self) -> dict[str, Any]:
+        """As livecomments.wire.comment_view shows a stored comment (same keys, same order)."""
+        return {
+            "id": self.id,
+            "video_id": self.video_id,
+            "seq": self.seq,
+            "parent_id": self.parent_id,
+            "user": {"id": self.user_id, "name": self.user_name},
+            "text": self.text,
+            "ts": self.ts,
+            "reply_count": self.reply_count,
+            "reactions": {},
+        }
 
 
 @dataclass
-class Known:
-    """The rows a batch touches, loaded with two queries instead of several per submission."""
-
-    comments: dict[str, Comment]
-    bans: dict[tuple[str, str], Ban]
-
-    @classmethod
-    def load(cls, session: Session, submissions: Sequence[Submission]) -> Known:
-        ids = {s.id for s in submissions} | {s.parent_id for s in submissions if s.parent_id}
-        comments = {c.id: c for c in session.scalars(select(Comment).where(Comment.id.in_(ids)))}
-        videos = {s.video_id for s in submissions}
-        users = {s.user_id for s in submissions}
-        bans = session.scalars(select(Ban).where(Ban.video_id.in_(videos), Ban.user_id.in_(users)))
-        return cls(comments, {(b.video_id, b.user_id): b for b in bans})
+class _Video:
+    id: str
+    rules: VideoRules
+    terms: TermMatcher
+    last_seq: int
+    base_seq: int  # last_seq when locked
 
 
-def _parent_problem(known: Known, row: Comment) -> str | None:
+_COMMENT_COLUMNS = [COMMENTS.c[n] for n in (
+    "id", "video_id", "parent_id", "user_id", "user_name", "text", "ts", "status", "reply_count", "by_moderator")]
+
+_LOCK_VIDEOS = (
+    select(VIDEOS.c.id, VIDEOS.c.status, VIDEOS.c.chat, VIDEOS.c.hold_for_review, VIDEOS.c.blocked_terms,
+           VIDEOS.c.last_seq)
+    .where(VIDEOS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(VIDEOS.c.id)
+    .with_for_update()
+)
+_LOAD_COMMENTS = select(*_COMMENT_COLUMNS).where(COMMENTS.c.id.in_(bindparam("ids", expanding=True)))
+_LOAD_BANS = select(BANS.c.video_id, BANS.c.user_id, BANS.c.until_ms).where(
+    BANS.c.video_id.in_(bindparam("videos", expanding=True)), BANS.c.user_id.in_(bindparam("users", expanding=True))
+)
+_INSERT_COMMENTS = insert(COMMENTS)
+_UPDATE_DECIDED = (
+    update(COMMENTS)
+    .where(COMMENTS.c.id == bindparam("b_id"), COMMENTS.c.status == PENDING)
+    .values(status=bindparam("b_status"), seq=bindparam("b_seq"), reason=bindparam("b_reason"))
+)
+_ADD_REPLIES = (
+    update(COMMENTS)
+    .where(COMMENTS.c.id == bindparam("b_id"))
+    .values(reply_count=COMMENTS.c.reply_count + bindparam("b_n"))
+)
+_INSERT_EVENTS = insert(EVENTS)
+_SET_LAST_SEQ = update(VIDEOS).where(VIDEOS.c.id == bindparam("b_id")).values(last_seq=bindparam("b_last"))
+_GAP_AFTER = (
+    select(EVENTS.c.seq, EVENTS.c.payload)
+    .where(EVENTS.c.video_id == bindparam("v"), EVENTS.c.seq > bindparam("after"), EVENTS.c.seq <= bindparam("upto"))
+    .order_by(EVENTS.c.seq)
+)
+_GAP_UNPUBLISHED = (
+    select(EVENTS.c.seq, EVENTS.c.payload)
+    .where(EVENTS.c.video_id == bindparam("v"), EVENTS.c.published.is_(False), EVENTS.c.seq <= bindparam("upto"))
+    .order_by(EVENTS.c.seq)
+)
+
+
+# PostgreSQL: each bulk statement takes its rows as one JSON parameter (encoded by orjson, parsed
+# by the server): one round trip, and nothing per row or per value in the driver.
+_PG_LOCK_VIDEOS = text(
+    "SELECT id, status, chat, hold_for_review, blocked_terms, last_seq FROM videos"
+    " WHERE id IN (SELECT value FROM json_array_elements_text(CAST(:ids AS json))) ORDER BY id FOR UPDATE"
+).columns(blocked_terms=VIDEOS.c.blocked_terms.type)
+_PG_LOAD_COMMENTS = text(
+    "SELECT id, video_id, parent_id, user_id, user_name, text, ts, status, reply_count, by_moderator"
+    " FROM comments WHERE id IN (SELECT value FROM json_array_elements_text(CAST(:ids AS json)))"
+)
+_PG_LOAD_BANS = text(
+    "SELECT video_id, user_id, until_ms FROM bans"
+    " WHERE video_id IN (SELECT value FROM json_array_elements_text(CAST(:videos AS json)))"
+    " AND user_id IN (SELECT value FROM json_array_elements_text(CAST(:users AS json)))"
+)
+_PG_INSERT_COMMENTS = text(
+    "INSERT INTO comments (id, video_id, seq, parent_id, user_id, user_name, text, ts, status, reply_count,"
+    " idempotency_key, reason, by_moderator)"
+    " SELECT d.id, d.video_id, d.seq, d.parent_id, d.user_id, d.user_name, d.text, d.ts, d.status, d.reply_count,"
+    " NULL, d.reason, false"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS d(id varchar, video_id varchar, seq bigint, parent_id varchar,"
+    " user_id varchar, user_name varchar, text text, ts bigint, status varchar, reply_count integer, reason varchar)"
+)
+_PG_UPDATE_DECIDED = text(
+    "UPDATE comments AS c SET status = d.status, seq = d.seq, reason = d.reason"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS d(id varchar, status varchar, seq bigint, reason varchar)"
+    " WHERE c.id = d.id AND c.status = 'pending'"
+)
+_PG_ADD_REPLIES = text(
+    "UPDATE comments AS c SET reply_count = c.reply_count + d.n"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS d(id varchar, n integer) WHERE c.id = d.id"
+)
+_PG_INSERT_EVENTS = text(
+    "INSERT INTO live_events (video_id, seq, type, payload, published)"
+    " SELECT d.video_id, d.seq, d.type, d.payload, false"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS d(video_id varchar, seq bigint, type varchar, payload text)"
+)
+_PG_SET_LAST_SEQ = text(
+    "UPDATE videos AS v SET last_seq = d.last_seq"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS d(id varchar, last_seq bigint) WHERE v.id = d.id"
+)
+
+
+def _pg_rows(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {"rows": orjson.dumps(rows).decode()}
+
+
+def _is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _lock_videos(conn: Connection, ids: set[str]) -> dict[str, _Video]:
+    out = {}
+    query = _PG_LOCK_VIDEOS if _is_pg(conn) else _LOCK_VIDEOS
+    params = {"ids": orjson.dumps(sorted(ids)).decode()} if _is_pg(conn) else {"ids": sorted(ids)}
+    for vid, status, chat, hold, terms, last_seq in conn.execute(query, params):
+        rules = VideoRules(status, chat, bool(hold))
+        out[vid] = _Video(vid, rules, matcher_for(tuple(terms or ())), int(last_seq), int(last_seq))
+    return out
+
+
+def _parent_problem(rows: dict[str, _Row], row: _Row) -> str | None:
     if row.parent_id is None:
         return None
-    parent = known.comments.get(row.parent_id)
+    parent = rows.get(row.parent_id)
     if parent is None or parent.video_id != row.video_id:
         return "unknown_parent"
     if parent.parent_id is not None:
@@ -68,86 +235,165 @@ def _parent_problem(known: Known, row: Comment) -> str | None:
     return None
 
 
-def _row_for(session: Session, known: Known, sub: Submission) -> Comment | None:
-    """The pending row to complete: the web app's, or a new one for other producers.
-
-    None when the comment was already handled (exactly-once effect).
-    """
-    row = known.comments.get(sub.id)
-    if row is None:
-        row = Comment(
-            id=sub.id,
-            video_id=sub.video_id,
-            parent_id=sub.parent_id,
-            user_id=sub.user_id,
-            user_name=sub.user_name,
-            text=sub.text,
-            ts=sub.ts,
-            status=CommentStatus.PENDING,
-            reply_count=0,
-            by_moderator=False,
-        )
-        session.add(row)
-        known.comments[row.id] = row  # a second copy in this batch is a duplicate
-        return row
-    if row.status != CommentStatus.PENDING or row.video_id != sub.video_id:
-        return None
-    return row
-
-
-def _decide(known: Known, video: Video, row: Comment, now_ms: int) -> Decision:
-    problem = _parent_problem(known, row)
+def _decide(rows: dict[str, _Row], bans: dict[tuple[str, str], int | None], video: _Video, row: _Row,
+            now_ms: int) -> Decision:
+    problem = _parent_problem(rows, row)
     if problem is not None:
         return Decision(Verdict.REJECT, problem)
-    ban = known.bans.get((row.video_id, row.user_id))
-    if ban is not None and ban.active(now_ms):
-        return Decision(Verdict.REJECT, "banned")
-    rules = VideoRules(video.status, video.chat, video.hold_for_review)
-    return decide(rules, author_is_moderator=row.by_moderator, text=row.text, video_terms=video.blocked_terms or ())
+    key = (row.video_id, row.user_id)
+    if key in bans:
+        until = bans[key]
+        if until is None or until > now_ms:
+            return Decision(Verdict.REJECT, "banned")
+    return decide(video.rules, author_is_moderator=row.by_moderator, text=row.text, video_terms=video.terms)
 
 
-def _approve(session: Session, known: Known, video: Video, row: Comment, result: BatchResult) -> None:
-    row.status = CommentStatus.APPROVED
-    if row.parent_id is not None:
-        parent = known.comments.get(row.parent_id)
-        if parent is not None:
-            parent.reply_count += 1
-            result.reply_counts[parent.id] = parent.reply_count
-
-    def build(seq: int) -> dict[str, Any]:
-        row.seq = seq
-        return comment_event(seq, comment_view(row))
-
-    append_event(session, video, build)
+def _new_row(sub: Submission) -> _Row:
+    return _Row({"id": sub.id, "video_id": sub.video_id, "parent_id": sub.parent_id, "user_id": sub.user_id,
+                 "user_name": sub.user_name, "text": sub.text, "ts": sub.ts, "status": PENDING, "reply_count": 0,
+                 "by_moderator": False}, new=True)
 
 
-def apply_batch(session: Session, submissions: Sequence[Submission], now_ms: int) -> BatchResult:
-    """Decide and record each submission in order; the caller commits."""
+def apply_batch(
+    session: Session, submissions: Sequence[Submission], now_ms: int, known: Mapping[str, int] | None = None
+) -> BatchResult:
+    """Decide and record each submission in order; the caller commits.
+
+    `known`: the last seq of each video whose events the caller already holds. For a locked
+    video whose last_seq is beyond it (another writer appended events), the events in
+    between are loaded into the result first; a video missing from `known` gets all its
+    unpublished events. None: only this batch's events are returned.
+    """
     result = BatchResult()
-    known = Known.load(session, submissions)
-    videos: dict[str, Video | None] = {}
+    if not submissions:
+        return result
+    conn = session.connection()
+    videos = _lock_videos(conn, {s.video_id for s in submissions})  # first: what follows sees the lock's state
+    ids = {s.id for s in submissions} | {s.parent_id for s in submissions if s.parent_id}
+    users = list({s.user_id for s in submissions})
+    if _is_pg(conn):
+        found = conn.execute(_PG_LOAD_COMMENTS, {"ids": orjson.dumps(list(ids)).decode()}).mappings()
+        banned = conn.execute(_PG_LOAD_BANS, {"videos": orjson.dumps(list(videos)).decode(),
+                                              "users": orjson.dumps(users).decode()})
+    else:
+        found = conn.execute(_LOAD_COMMENTS, {"ids": list(ids)}).mappings()
+        banned = conn.execute(_LOAD_BANS, {"videos": list(videos), "users": users})
+    rows = {m["id"]: _Row(m, new=False) for m in found}
+    bans: dict[tuple[str, str], int | None] = {(v, u): until for v, u, until in banned}
+    events: dict[str, list[dict[str, Any]]] = {}
+    decided: list[_Row] = []
     for sub in submissions:
-        if sub.video_id not in videos:
-            videos[sub.video_id] = lock_video(session, sub.video_id)
-        video = videos[sub.video_id]
+        video = videos.get(sub.video_id)
         if video is None:
             result.outcomes.append(Outcome.REJECTED)  # no such video: nothing to attach it to
             continue
-        row = _row_for(session, known, sub)
+        row = rows.get(sub.id)
         if row is None:
+            row = rows[sub.id] = _new_row(sub)  # a second copy in this batch is a duplicate
+        if row.decided or row.status != PENDING or row.video_id != sub.video_id:
             result.outcomes.append(Outcome.DUPLICATE)
             continue
-        decision = _decide(known, video, row, now_ms)
+        decision = _decide(rows, bans, video, row, now_ms)
         row.reason = decision.reason
+        row.decided = True
+        decided.append(row)
         if decision.verdict is Verdict.APPROVE:
-            _approve(session, known, video, row, result)
-            result.approved.append(row)
+            row.status = CommentStatus.APPROVED.value
+            if row.parent_id is not None:
+                parent = rows[row.parent_id]  # _parent_problem made sure it is there
+                parent.reply_count += 1
+                parent.replies += 1
+                result.reply_counts[parent.id] = parent.reply_count
+            video.last_seq += 1
+            row.seq = video.last_seq
+            view = row.view()
+            result.approved.append(view)
+            events.setdefault(video.id, []).append({"type": EventType.COMMENT.value, "seq": row.seq, "comment": view})
             result.outcomes.append(Outcome.APPROVED)
         elif decision.verdict is Verdict.HOLD:
-            row.status = CommentStatus.HELD
+            row.status = CommentStatus.HELD.value
             result.outcomes.append(Outcome.HELD)
         else:
-            row.status = CommentStatus.REJECTED
+            row.status = CommentStatus.REJECTED.value
             result.outcomes.append(Outcome.REJECTED)
-    session.flush()
+    _write(conn, decided, rows, videos, events, result)
+    if known is not None:
+        _load_gaps(conn, videos, known, result)
+    for video in videos.values():
+        result.last_seq[video.id] = video.last_seq
     return result
+
+
+def _write(conn: Connection, decided: list[_Row], rows: dict[str, _Row], videos: dict[str, _Video],
+           events: dict[str, list[dict[str, Any]]], result: BatchResult) -> None:
+    pg = _is_pg(conn)
+    new = [r for r in decided if r.new]
+    if new:
+        if pg:
+            conn.execute(_PG_INSERT_COMMENTS, _pg_rows([
+                {"id": r.id, "video_id": r.video_id, "seq": r.seq, "parent_id": r.parent_id, "user_id": r.user_id,
+                 "user_name": r.user_name, "text": r.text, "ts": r.ts, "status": r.status,
+                 "reply_count": r.reply_count, "reason": r.reason}
+                for r in new
+            ]))
+        else:
+            conn.execute(_INSERT_COMMENTS, [
+                {"id": r.id, "video_id": r.video_id, "seq": r.seq, "parent_id": r.parent_id, "user_id": r.user_id,
+                 "user_name": r.user_name, "text": r.text, "ts": r.ts, "status": r.status,
+                 "reply_count": r.reply_count, "idempotency_key": None, "reason": r.reason, "by_moderator": False}
+                for r in new
+            ])
+    old = [r for r in decided if not r.new]
+    if old:
+        if pg:
+            done = conn.execute(_PG_UPDATE_DECIDED, _pg_rows([
+                {"id": r.id, "status": r.status, "seq": r.seq, "reason": r.reason} for r in old
+            ]))
+            changed = done.rowcount
+        else:
+            done = conn.execute(_UPDATE_DECIDED, [
+                {"b_id": r.id, "b_status": r.status, "b_seq": r.seq, "b_reason": r.reason} for r in old
+            ])
+            changed = done.rowcount if conn.dialect.supports_sane_multi_rowcount else len(old)
+        if changed != len(old):
+            raise RaceLost("a comment of the batch was decided elsewhere meanwhile")
+    replied = [r for r in rows.values() if r.replies and not r.new]
+    if replied:
+        if pg:
+            conn.execute(_PG_ADD_REPLIES, _pg_rows([{"id": r.id, "n": r.replies} for r in replied]))
+        else:
+            conn.execute(_ADD_REPLIES, [{"b_id": r.id, "b_n": r.replies} for r in replied])
+    if not events:
+        return
+    out: list[dict[str, Any]] = []
+    for video_id, evs in events.items():
+        encoded = result.events.setdefault(video_id, [])
+        for ev in evs:
+            payload = orjson.dumps(ev)
+            encoded.append((ev["seq"], payload))
+            out.append({"video_id": video_id, "seq": ev["seq"], "type": ev["type"], "payload": payload.decode()})
+    moved = [v for v in videos.values() if v.last_seq != v.base_seq]
+    if pg:
+        conn.execute(_PG_INSERT_EVENTS, _pg_rows(out))
+        conn.execute(_PG_SET_LAST_SEQ, _pg_rows([{"id": v.id, "last_seq": v.last_seq} for v in moved]))
+    else:
+        for o in out:
+            o["published"] = False
+        conn.execute(_INSERT_EVENTS, out)
+        conn.execute(_SET_LAST_SEQ, [{"b_id": v.id, "b_last": v.last_seq} for v in moved])
+
+
+def _load_gaps(conn: Connection, videos: dict[str, _Video], known: Mapping[str, int],
+               result: BatchResult) -> None:
+    """Events others appended that the caller has not seen: they go out before this batch's."""
+    for video in videos.values():
+        after = known.get(video.id)
+        if after is not None and after >= video.base_seq:
+            continue
+        if after is None:
+            found = conn.execute(_GAP_UNPUBLISHED, {"v": video.id, "upto": video.base_seq})
+        else:
+            found = conn.execute(_GAP_AFTER, {"v": video.id, "after": after, "upto": video.base_seq})
+        gap = [(int(seq), payload.encode()) for seq, payload in found]
+        if gap:
+            result.events[video.id] = gap + result.events.get(video.id, [])

@@ -1,4 +1,4 @@
-"""The bridge's decisions recorded in a real SQLite database (no broker)."""
+"""The bridge's decisions recorded in a real database, SQLite and PostgreSQL (no broker)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,24 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 from ulid import ULID
 
 from bridge.apply import Outcome, apply_batch
 from bridge.outbox import stuck_pending, unpublished_events
 from livecomments.db import create_schema, make_engine
-from livecomments.models import Comment, LiveEvent, Video
-from livecomments.wire import Submission
+from livecomments.models import Ban, Comment, LiveEvent, Video
+from livecomments.outbox import append_event
+from livecomments.wire import Submission, comment_event, comment_view, delete_event
 
 
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[sessionmaker[Session]]:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
     create_schema(engine)
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as s:
@@ -101,3 +105,165 @@ def test_blocked_terms_are_rejected_by_the_bridge_too(sessions: sessionmaker[Ses
         video.blocked_terms = ["zorblax"]
     outcomes = run(sessions, [sub(text="you Z0RBL4X"), sub(text="zebra blanket axe")])
     assert outcomes == [Outcome.REJECTED, Outcome.APPROVED]
+
+
+def pending(sessions: sessionmaker[Session], video: str = "v1", parent: str | None = None, text: str = "hi",
+            user: str = "u1", by_moderator: bool = False) -> Submission:
+    """A comment as the web app records it before its 202: a pending row; its submission."""
+    s = Submission(str(ULID()), video, user, "Alice", text, parent, 1764000000000)
+    with sessions.begin() as db:
+        db.add(Comment(id=s.id, video_id=video, parent_id=parent, user_id=user, user_name="Alice", text=text,
+                       ts=s.ts, status="pending", reply_count=0, by_moderator=by_moderator))
+    return s
+
+
+def row(sessions: sessionmaker[Session], cid: str) -> Comment:
+    with sessions() as s:
+        got = s.get(Comment, cid)
+        assert got is not None
+        return got
+
+
+def test_pending_rows_are_completed_and_events_show_the_stored_comment(sessions: sessionmaker[Session]) -> None:
+    subs = [pending(sessions, text=f"c{i}") for i in range(3)]
+    with sessions.begin() as s:
+        result = apply_batch(s, subs, 1764000000000)
+    assert result.outcomes == [Outcome.APPROVED] * 3
+    assert [seq for seq, _p in result.events["v1"]] == [1, 2, 3]
+    with sessions() as s:
+        stored = [s.get(Comment, x.id) for x in subs]
+        assert [(c.status, c.seq, c.reason) for c in stored if c] == [("approved", i, None) for i in (1, 2, 3)]
+        payloads = s.scalars(select(LiveEvent.payload).order_by(LiveEvent.seq)).all()
+        views = [comment_view(c) for c in stored if c]
+    assert [orjson.loads(p) for p in payloads] == [comment_event(i + 1, v) for i, v in enumerate(views)]
+    assert [p.encode() for p in payloads] == [p for _s, p in result.events["v1"]]  # encoded once, sent as stored
+    assert result.approved == views
+
+
+def test_a_pending_row_twice_in_one_batch_is_decided_once(sessions: sessionmaker[Session]) -> None:
+    one = pending(sessions)
+    assert run(sessions, [one, one, sub()]) == [Outcome.APPROVED, Outcome.DUPLICATE, Outcome.APPROVED]
+    assert row(sessions, one.id).seq == 1
+
+
+@pytest.mark.parametrize("status", ["approved", "held", "rejected", "deleted"])
+def test_an_already_decided_id_changes_nothing(sessions: sessionmaker[Session], status: str) -> None:
+    one = pending(sessions)
+    with sessions.begin() as s:
+        c = s.get(Comment, one.id)
+        assert c is not None
+        c.status, c.reason = status, "earlier"
+    assert run(sessions, [one]) == [Outcome.DUPLICATE]
+    after = row(sessions, one.id)
+    assert (after.status, after.seq, after.reason) == (status, None, "earlier")
+    with sessions() as s:
+        assert s.scalars(select(LiveEvent)).all() == []
+        assert s.get(Video, "v1").last_seq == 0  # type: ignore[union-attr]
+
+
+def test_a_submission_naming_another_video_than_its_row_is_a_duplicate(sessions: sessionmaker[Session]) -> None:
+    one = pending(sessions, video="v1")
+    moved = Submission(one.id, "v2", one.user_id, one.user_name, one.text, None, one.ts)
+    assert run(sessions, [moved]) == [Outcome.DUPLICATE]
+    assert row(sessions, one.id).status == "pending"
+
+
+def test_parents_in_the_database_and_in_the_batch(sessions: sessionmaker[Session]) -> None:
+    parent = pending(sessions)
+    first = pending(sessions, parent=parent.id)
+    assert run(sessions, [parent, first, sub(parent=parent.id)]) == [Outcome.APPROVED] * 3
+    assert row(sessions, parent.id).reply_count == 2
+    assert run(sessions, [sub(parent=parent.id)]) == [Outcome.APPROVED]
+    assert row(sessions, parent.id).reply_count == 3
+    nested = pending(sessions, parent=first.id)
+    assert run(sessions, [nested, sub(parent=str(ULID()))]) == [Outcome.REJECTED] * 2
+    assert row(sessions, nested.id).reason == "reply_to_reply"
+    assert row(sessions, first.id).reply_count == 0
+
+
+def test_a_reply_to_a_parent_rejected_in_the_same_batch(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        video = s.get(Video, "v1")
+        assert video is not None
+        video.blocked_terms = ["zorblax"]
+    bad = sub(text="zorblax!")
+    reply = sub(parent=bad.id)
+    assert run(sessions, [bad, reply]) == [Outcome.REJECTED, Outcome.REJECTED]
+    assert row(sessions, bad.id).reason == "blocked_term"
+    assert row(sessions, reply.id).reason == "parent_unavailable"
+    assert row(sessions, bad.id).reply_count == 0
+
+
+def test_bans_active_and_expired(sessions: sessionmaker[Session]) -> None:
+    now = 1764000000000
+    with sessions.begin() as s:
+        s.add(Ban(video_id="v1", user_id="mallory", until_ms=None, by_user_id="mod", created_ts=0))
+        s.add(Ban(video_id="v1", user_id="timeout", until_ms=now + 1000, by_user_id="mod", created_ts=0))
+        s.add(Ban(video_id="v1", user_id="served", until_ms=now - 1, by_user_id="mod", created_ts=0))
+        s.add(Ban(video_id="v2", user_id="u1", until_ms=None, by_user_id="mod", created_ts=0))  # another video
+    subs = [pending(sessions, user=u) for u in ("mallory", "timeout", "served", "u1")]
+    assert run(sessions, subs) == [Outcome.REJECTED, Outcome.REJECTED, Outcome.APPROVED, Outcome.APPROVED]
+    assert [row(sessions, x.id).reason for x in subs] == ["banned", "banned", None, None]
+
+
+def test_ended_video_closed_chat_and_moderators(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        v1, v2 = s.get(Video, "v1"), s.get(Video, "v2")
+        assert v1 is not None and v2 is not None
+        v1.chat = "closed"
+        v2.status = "ended"
+    viewer, mod, ended = pending(sessions), pending(sessions, by_moderator=True), pending(sessions, video="v2")
+    assert run(sessions, [viewer, mod, ended]) == [Outcome.REJECTED, Outcome.APPROVED, Outcome.REJECTED]
+    assert [row(sessions, x.id).reason for x in (viewer, mod, ended)] == ["chat_closed", None, "video_ended"]
+    with sessions() as s:
+        assert s.get(Video, "v1").last_seq == 1 and s.get(Video, "v2").last_seq == 0  # type: ignore[union-attr]
+
+
+def test_held_comments_get_no_seq_and_mixed_videos_number_apart(sessions: sessionmaker[Session]) -> None:
+    subs = [sub("v1"), sub("v2"), sub("v1"), pending(sessions, video="v2"), sub("nope")]
+    outcomes = run(sessions, subs)
+    assert outcomes == [Outcome.APPROVED, Outcome.HELD, Outcome.APPROVED, Outcome.HELD, Outcome.REJECTED]
+    assert [row(sessions, x.id).seq for x in subs[:4]] == [1, None, 2, None]
+    assert row(sessions, subs[3].id).reason == "hold_for_review"
+
+
+def test_events_others_appended_come_first(sessions: sessionmaker[Session]) -> None:
+    assert run(sessions, [sub()]) == [Outcome.APPROVED]  # seq 1
+    with sessions.begin() as s:  # the web app deletes something: seq 2
+        video = s.get(Video, "v1", with_for_update=True)
+        assert video is not None
+        append_event(s, video, lambda seq: delete_event(seq, "01JDQ3AAAAAAAAAAAAAAAAAAAA"))
+    with sessions.begin() as s:
+        result = apply_batch(s, [sub()], 1764000000000, known={"v1": 1})
+    assert [seq for seq, _p in result.events["v1"]] == [2, 3] and result.last_seq == {"v1": 3}
+    assert orjson.loads(result.events["v1"][0][1])["type"] == "delete"
+    with sessions.begin() as s:  # a fresh bridge knows nothing: every unpublished event, in order
+        result = apply_batch(s, [sub()], 1764000000000, known={})
+    assert [seq for seq, _p in result.events["v1"]] == [1, 2, 3, 4]
+    with sessions.begin() as s:
+        result = apply_batch(s, [sub()], 1764000000000, known={"v1": 4})
+    assert [seq for seq, _p in result.events["v1"]] == [5]
+
+
+def test_statements_per_batch_do_not_grow_with_its_size(sessions: sessionmaker[Session]) -> None:
+    def statements(subs: list[Submission]) -> int:
+        seen: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            seen.append(statement)
+
+        with sessions.begin() as s:
+            engine = s.get_bind()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                apply_batch(s, subs, 1764000000000)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    parent = sub()
+    run(sessions, [parent])
+    small = [pending(sessions), sub(parent=parent.id)]
+    large = [pending(sessions) for _ in range(30)] + [sub(parent=parent.id) for _ in range(30)]
+    n = statements(small)
+    assert n >= 5 and statements(large) == n
