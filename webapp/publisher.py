@@ -1,10 +1,19 @@
 """Handing accepted submissions to the broker: the interface, the paho implementation,
-and an in-memory one for tests."""
+and an in-memory one for tests.
+
+The paho publisher hands submissions to one sender thread, which publishes what has queued
+up since its last publish as one ingest message per video (the array form, at most
+MAX_INGEST_ARRAY submissions and MAX_INGEST_BYTES each). A quiet video's comment goes out at
+once, alone; under load each message carries several, so the broker and the bridge handle
+one message (and one PUBACK) for many comments.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import orjson
@@ -15,11 +24,13 @@ from ulid import ULID
 from livecomments.config import Settings
 from livecomments.mqtt_client import make_client, service_address
 from livecomments.topics import Topics
-from livecomments.wire import Submission
+from livecomments.wire import MAX_INGEST_ARRAY, MAX_INGEST_BYTES, Submission
 
 log = logging.getLogger("livecomments.webapp.publisher")
 
 KEEPALIVE_S = 30
+MAX_QUEUED = 10_000  # submissions waiting for the sender; beyond, a post is left to the sweeper
+CLOSE_TIMEOUT_S = 5.0
 
 
 class PublishError(RuntimeError):
@@ -42,6 +53,28 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+def ingest_messages(subs: Sequence[Submission]) -> Iterator[tuple[str, bytes]]:
+    """(video id, payload) per ingest message for these submissions, in their order: one video's
+    submissions packed into arrays within the contract's limits; a lone one as a plain object."""
+    parts: dict[str, list[bytes]] = {}
+    for sub in subs:
+        parts.setdefault(sub.video_id, []).append(sub.to_json())
+    for video_id, encoded in parts.items():
+        chunk: list[bytes] = []
+        size = 2  # the brackets
+        for part in encoded:
+            if chunk and (len(chunk) == MAX_INGEST_ARRAY or size + len(part) + 1 > MAX_INGEST_BYTES):
+                yield video_id, _payload(chunk)
+                chunk, size = [], 2
+            chunk.append(part)
+            size += len(part) + 1
+        yield video_id, _payload(chunk)
+
+
+def _payload(chunk: list[bytes]) -> bytes:
+    return chunk[0] if len(chunk) == 1 else b"[" + b",".join(chunk) + b"]"
+
+
 class MqttPublisher:
     """One paho client per process, connected in the background and reconnecting by itself."""
 
@@ -52,8 +85,13 @@ class MqttPublisher:
         self._client = make_client(client_id or f"webapp-{ULID()}", addr)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._queue: deque[Submission] = deque()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._sender = threading.Thread(target=self._send_forever, name="ingest-sender", daemon=True)
         self._client.connect_async(addr.host, addr.port, keepalive=KEEPALIVE_S)
         self._client.loop_start()
+        self._sender.start()
         log.info("publishing submissions to mqtt://%s:%d as %s", addr.host, addr.port, addr.username)
 
     def _on_connect(self, _c: paho.Client, _u: object, _f: object, reason: object, _p: object) -> None:
@@ -63,11 +101,34 @@ class MqttPublisher:
         log.warning("disconnected from the broker: %s", reason)
 
     def publish_submission(self, sub: Submission) -> None:
-        topic = self._topics.ingest_comments(sub.video_id)
-        info = self._client.publish(topic, sub.to_json(), qos=1, retain=False)
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            # NO_CONN: paho keeps a QoS 1 message and sends it after reconnecting.
-            raise PublishError(f"not sent to the broker now: {paho.error_string(info.rc)}")
+        """Queue for the sender. Refused (the row stays pending for the sweeper) while the broker
+        is away or the queue is full: nothing piles up in memory."""
+        if not self._client.is_connected():
+            raise PublishError("not connected to the broker now")
+        with self._wake:
+            if len(self._queue) >= MAX_QUEUED:
+                raise PublishError(f"{MAX_QUEUED} submissions already wait for the broker")
+            self._queue.append(sub)
+            self._wake.notify()
+
+    def _send_forever(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if not self._queue:
+                    return
+                batch = list(self._queue)
+                self._queue.clear()
+            self._send(batch)
+
+    def _send(self, batch: Sequence[Submission]) -> None:
+        for video_id, payload in ingest_messages(batch):
+            info = self._client.publish(self._topics.ingest_comments(video_id), payload, qos=1, retain=False)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                # NO_CONN: paho keeps a QoS 1 message and sends it after reconnecting; the rows
+                # are durable and the sweeper re-drives whatever never arrives.
+                log.warning("submissions for %s not sent now: %s", video_id, paho.error_string(info.rc))
 
     def nudge(self, video_id: str, *changed: str) -> None:
         payload = orjson.dumps({"video_id": video_id, "changed": list(changed)})
@@ -83,6 +144,11 @@ class MqttPublisher:
         return bool(self._client.is_connected())
 
     def close(self) -> None:
+        """Send what is queued, then disconnect."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._sender.join(CLOSE_TIMEOUT_S)
         self._client.disconnect()
         self._client.loop_stop()
 
