@@ -30,7 +30,12 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_every_accepted_comment_survives_bridge_sigkills(stack: Stack) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_every_accepted_comment_survives_bridge_sigkills(
+    stack: Stack, database: str, request: pytest.FixtureRequest
+) -> None:
+    if database == "postgresql":
+        stack.database_url = request.getfixturevalue("postgres_url")
     total, kills = 1000, (300, 650)
     stack.broker()
     bridge = stack.bridge()
@@ -49,7 +54,7 @@ def test_every_accepted_comment_survives_bridge_sigkills(stack: Stack) -> None:
         assert r.status_code == 202, r.text
         accepted.append(r.json()["id"])
 
-    engine = make_engine(f"sqlite:///{stack.data_dir / 'livecomments.sqlite3'}")
+    engine = make_engine(stack.effective_database_url)
     sessions = sessionmaker(engine)
 
     def all_numbered() -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ulid import ULID
 
 from livecomments.models import Comment
+from livecomments.wire import Submission, submissions_to_json
 from tests.mqttkit import publish
 from tests.systemkit import System
 
@@ -188,4 +189,25 @@ def test_anonymous_publishes_reach_no_one_and_create_nothing(system: System) -> 
     live.wait_for(lambda _m: len(live.events("live/videos/v1/comments")) >= 1)
     assert [e.get("comment", {}).get("id") for e in live.events("live/videos/v1/comments")] == [good]
     assert [c.id for c in system.rows("v1")] == [good]
+    live.close()
+
+
+def test_an_ingest_array_keeps_its_valid_submissions_and_counts_the_invalid(system: System) -> None:
+    system.api.create_video("v1")
+    live = system.viewer("live/videos/v1/comments")
+    user, password = system.creds("webapp")
+    before = system.bridge_metric("livecomments_bridge_ingest_messages_total", result="invalid")
+    good = [Submission(str(ULID()), "v1", "svc", "Service", f"batched {i}", None, 1764000000000) for i in range(3)]
+    bad = {**good[0].to_doc(), "id": "not-a-ulid"}
+    payload = orjson.dumps([good[0].to_doc(), bad, good[1].to_doc(), good[1].to_doc(), good[2].to_doc()])
+    publish(system.stack.mqtt_port, "ingest/videos/v1/comments", payload, user, password)
+    publish(system.stack.mqtt_port, "ingest/videos/v1/comments", submissions_to_json(good), user, password)  # again
+    marker = system.api.post("v1", "marker").json()["id"]
+    live.wait_for(lambda _m: marker in [e["comment"]["id"] for e in live.events("live/videos/v1/comments")])
+    events = live.events("live/videos/v1/comments")
+    assert [e["comment"]["id"] for e in events] == [s.id for s in good] + [marker]  # each once, in order
+    assert seqs(events) == [1, 2, 3, 4]
+    after = system.bridge_metric("livecomments_bridge_ingest_messages_total", result="invalid")
+    assert after - before == 1
+    assert [c.id for c in system.rows("v1")] == [s.id for s in good] + [marker]
     live.close()
