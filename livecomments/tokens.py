@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import jwt
@@ -73,6 +74,11 @@ def issue(secret: str, user_id: str, name: str | None = None, roles: Sequence[st
 
 def verify(token: str, hs256_secret: str | None, rs256_public_key: str | None = None) -> Identity:
     """Check signature (HS256 or RS256 only; never `none`) and expiry; return who it is."""
+    return verify_until(token, hs256_secret, rs256_public_key)[0]
+
+
+def verify_until(token: str, hs256_secret: str | None, rs256_public_key: str | None = None) -> tuple[Identity, int]:
+    """`verify`, and the token's expiry (seconds since the epoch)."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -97,8 +103,43 @@ def verify(token: str, hs256_secret: str | None, rs256_public_key: str | None = 
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise TokenError("token roles must be a list of strings")
     name = claims.get("name")
-    return Identity(
+    identity = Identity(
         user_id=str(sub),
         name=name if isinstance(name, str) and name.strip() else str(sub),
         roles=frozenset(roles),
     )
+    return identity, int(claims["exp"])
+
+
+class VerifiedTokens:
+    """Tokens this process has verified, kept until they expire, for one pair of keys.
+
+    A client signs in once and posts many times with the same token: checking its signature
+    again each time is most of what authentication costs. A token is kept at most until its
+    `exp`; the oldest entries go first beyond `max_size`."""
+
+    def __init__(
+        self,
+        hs256_secret: str | None,
+        rs256_public_key: str | None = None,
+        *,
+        max_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keys = (hs256_secret, rs256_public_key)
+        self._max_size = max_size
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[Identity, int]] = {}
+
+    def verify(self, token: str) -> Identity:
+        kept = self._seen.get(token)
+        if kept is not None and kept[1] > self._clock():
+            return kept[0]
+        identity, exp = verify_until(token, *self._keys)
+        with self._lock:
+            self._seen.pop(token, None)
+            self._seen[token] = (identity, exp)
+            while len(self._seen) > self._max_size:
+                del self._seen[next(iter(self._seen))]
+        return identity

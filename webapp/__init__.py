@@ -11,8 +11,10 @@ from flask import Flask, Response, g, request
 from sqlalchemy.engine import make_url
 
 from livecomments import db as core_db
+from livecomments import tokens
 from livecomments.config import Settings
 from livecomments.recent_cache import RecentCache
+from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.errors import register_error_handlers
 from webapp.extensions import EXTENSION_KEY, AppState, app_state, db
@@ -103,6 +105,7 @@ def create_app(
         settings=settings,
         publisher=publisher,
         metrics=Metrics(),
+        tokens=VerifiedTokens(tokens.hs256_secret(settings), settings.jwt_public_key),
         limiter=_rate_limiter(settings),
         live_reactions=LiveReactionBuffer(publisher),
         recent_cache=RecentCache.from_url(settings.redis_url),

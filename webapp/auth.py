@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import request
 
-from livecomments import tokens
 from livecomments.tokens import Identity, TokenError
 from livecomments.validation import FieldError, clean_name
 from webapp.errors import CODES, ApiError
@@ -33,9 +32,8 @@ def _bearer_token() -> str | None:
 
 
 def _verify(token: str) -> Identity:
-    settings = app_state().settings
     try:
-        return tokens.verify(token, tokens.hs256_secret(settings), settings.jwt_public_key)
+        return app_state().tokens.verify(token)
     except TokenError as exc:
         raise unauthorized(str(exc)) from exc
 

@@ -14,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from livecomments.config import Settings
 from livecomments.models import Base
 from livecomments.recent_cache import RecentCache
+from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
@@ -38,6 +39,7 @@ class AppState:
     settings: Settings
     publisher: Publisher
     metrics: Metrics
+    tokens: VerifiedTokens  # the keys resolved once, and the tokens already checked
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     live_reactions: LiveReactionBuffer | None = None
     recent_cache: RecentCache | None = None
