@@ -54,3 +54,9 @@ def test_forget_starts_the_video_over() -> None:
     s.extend("v1", [ev(10)])
     s.forget("v1")
     assert s.extend("v1", [ev(2)]) == 1 and s.known["v1"] == 2
+
+
+def test_a_message_carries_no_more_events_than_the_broker_is_sized_for() -> None:
+    from broker.mosquitto import BRIDGE_EVENTS_PER_MESSAGE
+
+    assert MAX_EVENTS_PER_MESSAGE == BRIDGE_EVENTS_PER_MESSAGE
