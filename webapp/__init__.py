@@ -16,10 +16,12 @@ from livecomments.config import Settings
 from livecomments.recent_cache import RecentCache
 from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
-from webapp.errors import register_error_handlers
+from webapp.errors import UNAVAILABLE_ERRORS, register_error_handlers
 from webapp.extensions import EXTENSION_KEY, AppState, app_state, db
+from webapp.group_commit import GroupCommit
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
+from webapp.posting import PendingComment, insert_pending
 from webapp.publisher import MemoryPublisher, MqttPublisher, Publisher
 
 __all__ = ["MemoryPublisher", "MqttPublisher", "Publisher", "close_app", "create_app"]
@@ -88,6 +90,12 @@ def _rate_limiter(settings: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
+def _post_committer(app: Flask) -> GroupCommit[PendingComment, bool]:
+    with app.app_context():
+        engine = db.engine
+    return GroupCommit(engine, insert_pending, unavailable=UNAVAILABLE_ERRORS, name="post-commit")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -106,6 +114,7 @@ def create_app(
         publisher=publisher,
         metrics=Metrics(),
         tokens=VerifiedTokens(tokens.hs256_secret(settings), settings.jwt_public_key),
+        posts=_post_committer(app),
         limiter=_rate_limiter(settings),
         live_reactions=LiveReactionBuffer(publisher),
         recent_cache=RecentCache.from_url(settings.redis_url),
@@ -126,6 +135,7 @@ def create_app(
 def close_app(app: Flask) -> None:
     """Release what create_app opened: the publisher's connection and the database pool."""
     state = app_state(app)
+    state.posts.close()
     if state.live_reactions is not None:
         state.live_reactions.close()
     state.publisher.close()

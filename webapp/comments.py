@@ -19,8 +19,9 @@ from webapp import auth, moderation_store, store
 from webapp.apidoc import Header, operation
 from webapp.errors import UNAVAILABLE_ERRORS, ApiError, bad_request, not_found, unavailable
 from webapp.extensions import app_state, db
+from webapp.group_commit import Overloaded
 from webapp.jsonio import field_error, json_response, parse_body, path_id, query_args
-from webapp.posting import PendingComment, VideoRules, record_pending
+from webapp.posting import PendingComment, VideoRules
 from webapp.render import comment_json, comment_with_status, may_see
 from webapp.schemas import Accepted, CommentList, CommentWithStatus, HistoryQuery, NewComment
 
@@ -168,10 +169,14 @@ def _unrecorded(exc: Exception) -> ApiError:
     return unavailable(f"the comment could not be recorded; retry with the same {IDEMPOTENCY_HEADER}")
 
 
+_NOT_RECORDED: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, Overloaded)
+
+
 def _record(row: PendingComment) -> bool:
+    """Recorded and committed (in a transaction shared with concurrent posts) or not, and why."""
     try:
-        return record_pending(db.engine, row)
-    except UNAVAILABLE_ERRORS as exc:
+        return app_state().posts.run(row)
+    except _NOT_RECORDED as exc:
         raise _unrecorded(exc) from exc
 
 

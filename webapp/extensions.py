@@ -16,9 +16,10 @@ from livecomments.models import Base
 from livecomments.recent_cache import RecentCache
 from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
+from webapp.group_commit import GroupCommit
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
-from webapp.posting import RulesCache
+from webapp.posting import PendingComment, RulesCache
 from webapp.publisher import Publisher
 
 EXTENSION_KEY = "livecomments"
@@ -40,6 +41,7 @@ class AppState:
     publisher: Publisher
     metrics: Metrics
     tokens: VerifiedTokens  # the keys resolved once, and the tokens already checked
+    posts: GroupCommit[PendingComment, bool]  # records pending comments, concurrent ones in one transaction
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     live_reactions: LiveReactionBuffer | None = None
     recent_cache: RecentCache | None = None

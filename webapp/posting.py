@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, TextClause, text
+from sqlalchemy import Connection, Engine, TextClause, text
 
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 
@@ -108,12 +108,17 @@ class PendingComment:
         }
 
 
-def record_pending(engine: Engine, row: PendingComment) -> bool:
-    """Insert and commit the pending comment if every rule allows it and the video's rules are
-    still those of ``row.rules_version``: True if it went in."""
+def insert_pending(conn: Connection, row: PendingComment) -> bool:
+    """The pending comment's INSERT in the caller's transaction: True if it went in (every rule
+    allows it, and the video's rules are still those of ``row.rules_version``)."""
     stmt = INSERT_REPLY if row.parent_id is not None else INSERT_TOP_LEVEL
+    return conn.execute(stmt, row.params()).first() is not None
+
+
+def record_pending(engine: Engine, row: PendingComment) -> bool:
+    """`insert_pending` in a transaction of its own, committed."""
     with engine.begin() as conn:
-        return conn.execute(stmt, row.params()).first() is not None
+        return insert_pending(conn, row)
 
 
 @dataclass(frozen=True)

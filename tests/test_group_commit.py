@@ -1,0 +1,148 @@
+"""Group commit (webapp.group_commit) on a real SQLite database: shared transactions, each
+result after its own durable commit, a poisoned item failing alone, a queue that gives up."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from livecomments.db import make_engine
+from webapp.errors import UNAVAILABLE_ERRORS
+from webapp.group_commit import GroupCommit, Overloaded
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+    yield engine
+    engine.dispose()
+
+
+def insert(conn: Connection, k: int) -> int:
+    conn.execute(text("INSERT INTO t (k) VALUES (:k)"), {"k": k})
+    return k * 10
+
+
+def stored(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT k FROM t ORDER BY k"))]
+
+
+def commits(engine: Engine) -> list[int]:
+    seen: list[int] = []
+    event.listen(engine, "commit", lambda _conn: seen.append(1))
+    return seen
+
+
+def run_all(gc: GroupCommit[int, int], items: list[int]) -> dict[int, Any]:
+    """Each item from its own thread, as concurrent requests do; what each got back."""
+    out: dict[int, Any] = {}
+
+    def one(k: int) -> None:
+        try:
+            out[k] = gc.run(k)
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
+            out[k] = exc
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return out
+
+
+def test_concurrent_items_share_commits_and_each_gets_its_result(engine: Engine) -> None:
+    gate = threading.Event()
+
+    def slow_first(conn: Connection, k: int) -> int:
+        if k == 0:
+            gate.wait(10)  # hold the first group open while the others queue up
+        return insert(conn, k)
+
+    seen = commits(engine)
+    gc: GroupCommit[int, int] = GroupCommit(engine, slow_first)
+    try:
+        first = threading.Thread(target=gc.run, args=(0,))
+        first.start()
+        others = threading.Thread(target=lambda: results.update(run_all(gc, list(range(1, 41)))))
+        results: dict[int, Any] = {}
+        others.start()
+        while len(gc._queue) < 40 and others.is_alive():
+            threading.Event().wait(0.01)
+        gate.set()
+        first.join(10)
+        others.join(30)
+    finally:
+        gc.close()
+    assert results == {k: k * 10 for k in range(1, 41)}
+    assert stored(engine) == list(range(41))
+    assert len(seen) == 2  # the first alone, then the forty that queued behind it together
+
+
+def test_a_poisoned_item_fails_alone(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t (k) VALUES (7)"))
+    gc: GroupCommit[int, int] = GroupCommit(engine, insert, unavailable=UNAVAILABLE_ERRORS)
+    try:
+        out = run_all(gc, [5, 6, 7, 8])
+    finally:
+        gc.close()
+    assert isinstance(out.pop(7), IntegrityError)
+    assert out == {5: 50, 6: 60, 8: 80}
+    assert stored(engine) == [5, 6, 7, 8]
+
+
+def test_an_unavailable_database_fails_the_whole_group_and_records_nothing(engine: Engine) -> None:
+    def refuse(_conn: Any) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(engine, "commit", refuse)
+    gc: GroupCommit[int, int] = GroupCommit(engine, insert, unavailable=UNAVAILABLE_ERRORS)
+    try:
+        out = run_all(gc, [1, 2, 3])
+    finally:
+        gc.close()
+        event.remove(engine, "commit", refuse)
+    assert all(isinstance(e, OperationalError) for e in out.values()) and len(out) == 3
+    assert stored(engine) == []
+
+
+def test_an_item_that_waited_too_long_is_never_run(engine: Engine) -> None:
+    gate, running = threading.Event(), threading.Event()
+
+    def blocking(conn: Connection, k: int) -> int:
+        if k == 1:
+            running.set()
+            gate.wait(10)
+        return insert(conn, k)
+
+    gc: GroupCommit[int, int] = GroupCommit(engine, blocking)
+    try:
+        first = threading.Thread(target=gc.run, args=(1,))
+        first.start()
+        assert running.wait(10)
+        with pytest.raises(Overloaded):
+            gc.run(2, queue_timeout_s=0.2)
+        gate.set()
+        first.join(10)
+    finally:
+        gc.close()
+    assert stored(engine) == [1]
+
+
+def test_close_runs_what_is_queued(engine: Engine) -> None:
+    gc: GroupCommit[int, int] = GroupCommit(engine, insert)
+    out = run_all(gc, [1, 2])
+    gc.close()
+    assert out == {1: 10, 2: 20}
+    with pytest.raises(Overloaded):
+        gc.run(3)
