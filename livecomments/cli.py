@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--database-url", help="LIVECOMMENTS_DATABASE_URL (default SQLite in the data dir)")
         if name == "web":
             p.add_argument("--workers", type=int, metavar="N",
-                           help="worker processes (LIVECOMMENTS_WEB_WORKERS, default: one per core)")
+                           help="worker processes (LIVECOMMENTS_WEB_WORKERS; default: one per core with Redis, else 1)")
 
     dbp = sub.add_parser("db", help="database schema: migrations with Alembic")
     dbp.add_argument("action", choices=["upgrade", "current"], help="upgrade to the current schema, or show it")

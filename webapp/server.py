@@ -88,7 +88,19 @@ _worker: Flask | None = None  # this worker process's app
 
 
 def worker_count(settings: Settings) -> int:
-    return settings.web_workers or os.cpu_count() or 1
+    """As configured; by default one per core when Redis holds the rate limits, else one: without
+    Redis each process keeps its own limits, so N workers would let a user post N times the limit."""
+    if settings.web_workers:
+        if settings.web_workers > 1 and not settings.redis_url:
+            log.warning(
+                "%d web workers without LIVECOMMENTS_REDIS_URL: rate limits and slow mode are per worker",
+                settings.web_workers,
+            )
+        return settings.web_workers
+    if not settings.redis_url:
+        log.info("one web worker: without LIVECOMMENTS_REDIS_URL rate limits could not be shared by several")
+        return 1
+    return os.cpu_count() or 1
 
 
 def settings_environ(settings: Settings) -> dict[str, str | None]:
@@ -198,9 +210,9 @@ def granian_server(factory: str, host: str, port: int, workers: int, threads: in
 
 
 def serve_workers(settings: Settings, workers: int | None = None) -> int:
-    """`livecomments web`: granian with `workers` processes (default: settings, else one per core)
-    until SIGTERM/SIGINT; SIGHUP respawns the workers gracefully."""
-    count = workers or worker_count(settings)
+    """`livecomments web`: granian with `workers` processes (default: `worker_count`) until
+    SIGTERM/SIGINT; SIGHUP respawns the workers gracefully."""
+    count = worker_count(settings if workers is None else settings.with_overrides(web_workers=workers))
     prepare(settings)
     for name, value in settings_environ(settings).items():
         if value is None:
