@@ -51,7 +51,7 @@ from bridge.outbox import (
 from bridge.recent import RecentWindow
 from bridge.stream import Streams, encode_raw_batch
 from livecomments.config import Settings
-from livecomments.db import create_schema, make_engine
+from livecomments.db import create_schema, make_engine, read_only
 from livecomments.models import Video, VideoStatus
 from livecomments.mqtt_client import make_client, service_address
 from livecomments.reads import reaction_totals
@@ -101,6 +101,7 @@ class Bridge:
         self._last_scan = 0.0
         self._client: paho.Client | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._reads: sessionmaker[Session] = sessionmaker(expire_on_commit=False)  # bound in run()
         self.ready = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -109,6 +110,7 @@ class Bridge:
         engine = make_engine(self.settings.effective_database_url)
         create_schema(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reads.configure(bind=read_only(engine))
         client = self._connect()
         metrics_server = self._serve_metrics()
         log.info("bridge started (database %s)", engine.url.render_as_string(hide_password=True))
@@ -264,7 +266,7 @@ class Bridge:
         self._last_sweep = now
         assert self._sessions is not None
         cutoff = int(time.time() * 1000 - self.settings.sweep_after_s * 1000)
-        with self._sessions() as session:
+        with self._reads() as session:
             stuck = [s for s in stuck_pending(session, cutoff, limit=5000) if self._partition.owns(s.video_id)][:500]
         if stuck:
             log.info("sweeper re-drives %d pending comments", len(stuck))
@@ -343,7 +345,7 @@ class Bridge:
     def _sync(self, video_id: str) -> None:
         """Take the video's events others appended (or, for a video not seen yet, the unpublished ones)."""
         assert self._sessions is not None
-        with self._sessions() as session:
+        with self._reads() as session:
             events = events_after(session, video_id, self._streams.known.get(video_id))
         self._streams.extend(video_id, events)
 
@@ -355,7 +357,7 @@ class Bridge:
             return
         self._last_scan = now
         assert self._sessions is not None
-        with self._sessions() as session:
+        with self._reads() as session:
             heads = unpublished_heads(session)
         known = self._streams.known
         backlog = {v for v, seq in heads.items() if self._partition.owns(v) and seq > known.get(v, -1)}
@@ -411,7 +413,7 @@ class Bridge:
     def _resync_targets(self) -> set[str]:
         """After (re)connecting: republish the backlog and every live video's retained topics."""
         assert self._sessions is not None
-        with self._sessions() as session:
+        with self._reads() as session:
             live = set(session.scalars(select(Video.id).where(Video.status == VideoStatus.LIVE)))
         self._windows.clear()  # rebuilt from the database: it is the source of truth
         return {v for v in live if self._partition.owns(v)}
@@ -489,7 +491,7 @@ class Bridge:
         assert self._sessions is not None
         seq = self._streams.known.get(video_id)
         if seq is None or video_id not in self._windows:  # else the window is current: no query
-            with self._sessions() as session:
+            with self._reads() as session:
                 window = self._window(session, video_id)
                 seq = last_seq_of(session, video_id)
         else:
@@ -506,7 +508,7 @@ class Bridge:
 
     def _retained_state(self, video_id: str) -> list[paho.MQTTMessageInfo]:
         assert self._sessions is not None
-        with self._sessions() as session:
+        with self._reads() as session:
             state = video_state_of(session, video_id)
         if state is None:
             return []
@@ -514,7 +516,7 @@ class Bridge:
 
     def _retained_reactions(self, video_id: str) -> list[paho.MQTTMessageInfo]:
         assert self._sessions is not None
-        with self._sessions() as session:
+        with self._reads() as session:
             window = self._window(session, video_id)
             totals = video_reaction_totals(session, video_id)
             per_comment = reaction_totals(session, [c["id"] for c in window.comments()])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,18 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 20, "max_overflow": 20}
 
 
+READ_ONLY = "livecomments_read_only"  # execution option: this connection's transactions only read
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine (and pool) for transactions that only read: on SQLite they begin deferred,
+    so they neither take nor wait for the write lock; elsewhere nothing changes."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def prepare_engine(engine: Engine) -> Engine:
-    """SQLite: WAL, full fsync, and BEGIN IMMEDIATE so two writers queue instead of failing."""
+    """SQLite: WAL, full fsync, and BEGIN IMMEDIATE so two writers queue instead of failing
+    (transactions through `read_only(engine)` begin deferred: readers never wait in WAL mode)."""
     if engine.dialect.name != "sqlite":
         return engine
 
@@ -33,7 +44,7 @@ def prepare_engine(engine: Engine) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         _ensure_wal(cur)
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -41,9 +52,37 @@ def prepare_engine(engine: Engine) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # a WAL snapshot: never waits for the write lock
+        else:
+            _begin_immediate(conn.connection.driver_connection)
 
     return engine
+
+
+BUSY_TIMEOUT_S = 30.0
+_LOCK_POLL_S = (0.0002, 0.0005, 0.001, 0.002)  # then every 2 ms
+
+
+def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock by polling it every 2 ms at most.
+
+    SQLite's own busy handler backs off to 100 ms between tries, so a writer that meets a busy
+    lock once (a web process's commit, the bridge's) sleeps long past the moment it is free and
+    comes back behind the next one; posts and the bridge then take turns in tens of ms."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    try:
+        for attempt in count():
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(_LOCK_POLL_S[min(attempt, len(_LOCK_POLL_S) - 1)])
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
 
 def _ensure_wal(cur: Any) -> None:

@@ -57,6 +57,13 @@ def _start_timer() -> None:
     g.started = time.perf_counter()
 
 
+def _reads_only() -> None:
+    """A GET or HEAD only reads: on SQLite its transaction begins deferred (a WAL snapshot), so
+    history reads neither take nor wait for the write lock that posts and the bridge share."""
+    if request.method in ("GET", "HEAD"):
+        db.session.connection(execution_options={core_db.READ_ONLY: True})
+
+
 def _observe(response: Response) -> Response:
     metrics = app_state().metrics
     endpoint = request.endpoint or "none"
@@ -122,6 +129,8 @@ def create_app(
     app.extensions[EXTENSION_KEY] = state
     register_error_handlers(app)
     app.before_request(_start_timer)
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite":
+        app.before_request(_reads_only)
     app.after_request(_observe)
     _register_blueprints(app)
     log.info(
