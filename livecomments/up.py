@@ -1,9 +1,12 @@
-"""`livecomments up`: broker, bridge and web app in one process on the embedded default."""
+"""`livecomments up`: the whole system on the embedded default. The broker and the bridge run in
+this process; the web app runs as production runs it (granian, one worker) in a child process
+that dies with this one."""
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Mapping
@@ -18,10 +21,48 @@ from livecomments.db import create_schema, make_engine
 log = logging.getLogger("livecomments.up")
 
 
-class _Broker(Protocol):
+class _Part(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def is_alive(self) -> bool: ...
+
+
+WEB_STOP_TIMEOUT_S = 10.0
+
+
+class WebProcess:
+    """The web app as production runs it, `livecomments web --workers 1` (granian), in a child
+    process: its own interpreter lock and descriptors beside the broker and the bridge, and
+    the cheapest server per request measured here. It dies with this process, even on SIGKILL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from webapp.server import PARENT_PID_ENV, settings_environ
+
+        env = dict(os.environ)
+        for name, value in settings_environ(self._settings).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        env[PARENT_PID_ENV] = str(os.getpid())
+        self._proc = subprocess.Popen([sys.executable, "-m", "livecomments", "web", "--workers", "1"], env=env)
+
+    def is_alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(WEB_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 def _choose_ports(settings: Settings, explicit: Mapping[str, bool]) -> Settings:
@@ -65,8 +106,6 @@ def banner(settings: Settings, data_dir: Path, broker: str = "amqtt") -> str:
 def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event, broker: str = "amqtt") -> int:
     from bridge.service import Bridge
     from broker.mosquitto import MosquittoProcess, MosquittoStartError
-    from webapp import close_app, create_app
-    from webapp.server import make_server, shutdown_server
 
     settings = _choose_ports(settings, explicit)
     if "LIVECOMMENTS_DEV" not in os.environ:
@@ -78,7 +117,7 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
     engine.dispose()
 
     if broker == "mosquitto":
-        server_broker: _Broker = MosquittoProcess(settings)
+        server_broker: _Part = MosquittoProcess(settings)
         start_errors: tuple[type[Exception], ...] = (MosquittoStartError, FileNotFoundError)
     else:
         from broker.embedded import BrokerStartError, BrokerThread
@@ -89,14 +128,12 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
     except start_errors as exc:
         print(f"livecomments up: {exc}", file=sys.stderr)
         return 1
-    app = create_app(settings)  # before the bridge starts: both run the migrations, which must not overlap
+    web = WebProcess(settings)
+    web.start()
     bridge = Bridge(settings)
     bridge_stop = threading.Event()
     bridge_thread = threading.Thread(target=bridge.run, args=(bridge_stop,), name="bridge", daemon=True)
     bridge_thread.start()
-    server = make_server(settings, app)
-    web_thread = threading.Thread(target=server.run, name="web", daemon=True)
-    web_thread.start()
     print(banner(settings, data_dir, broker), flush=True)
     code = 0
     try:
@@ -105,11 +142,13 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
                 print("livecomments up: the MQTT broker stopped for good", file=sys.stderr, flush=True)
                 code = 1
                 break
+            if not web.is_alive():
+                print("livecomments up: the web app stopped for good", file=sys.stderr, flush=True)
+                code = 1
+                break
     finally:
         log.info("stopping: web app, bridge, broker")
-        shutdown_server(server)
-        web_thread.join(10)
-        close_app(app)
+        web.stop()
         bridge_stop.set()
         bridge_thread.join(15)
         server_broker.stop()

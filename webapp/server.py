@@ -6,16 +6,20 @@ a database pool per process) after the fork. SIGHUP respawns the workers one by 
 new one before its old one stops; SIGTERM/SIGINT stop them all. Granian was chosen by
 measured server CPU per request (`python -m bench.servers`, docs/operations.md).
 
-`make_server`/`shutdown_server`/`serve` run waitress in a thread of this process: what
-`livecomments up` embeds beside the bridge and the broker.
+`livecomments up` runs the same server as a child process (`--workers 1`, started with
+PARENT_PID_ENV so that it dies with `up` even when `up` is killed with SIGKILL).
+
+`make_server`/`shutdown_server`/`serve` run waitress in a thread of this process (tests).
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import io
 import logging
 import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -148,9 +152,27 @@ class BoundedChunkedBody:
         return self.app(environ, start_response)
 
 
+PARENT_PID_ENV = "LIVECOMMENTS_PARENT_PID"  # set by `livecomments up`: the web server dies with that process
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent_pid: int) -> None:
+    """Have the kernel send SIGTERM to this process when `parent_pid`, its parent, dies (Linux);
+    exit at once if it has died already."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: `up` stops it on a clean exit
+        log.info("cannot ask to be stopped with the parent process on this system")
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
 def worker_app() -> Flask:
     """Granian's factory, called in each worker process after the fork."""
     global _worker
+    if os.environ.get(PARENT_PID_ENV):
+        die_with(os.getppid())  # the granian process that spawned this worker
     _worker = create_app(Settings.from_env())
     _worker.wsgi_app = BoundedChunkedBody(_worker.wsgi_app, int(_worker.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]
     log.info("web worker %d ready", os.getpid())
@@ -212,6 +234,8 @@ def granian_server(factory: str, host: str, port: int, workers: int, threads: in
 def serve_workers(settings: Settings, workers: int | None = None) -> int:
     """`livecomments web`: granian with `workers` processes (default: `worker_count`) until
     SIGTERM/SIGINT; SIGHUP respawns the workers gracefully."""
+    if parent := os.environ.get(PARENT_PID_ENV):
+        die_with(int(parent))
     count = worker_count(settings if workers is None else settings.with_overrides(web_workers=workers))
     prepare(settings)
     for name, value in settings_environ(settings).items():
