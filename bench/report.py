@@ -254,10 +254,40 @@ def comparison_rows(result: dict[str, Any]) -> list[list[Any]]:
          _get(b, "messages_per_viewer_per_s", "max_mean"), None],
         ["msgs in 1 s per viewer (peak)", _get(m, "messages_per_viewer_per_s", "max_peak"),
          _get(b, "messages_per_viewer_per_s", "max_peak"), None],
+        *byte_rows(m, b),
     ]
     rows += _latency_rows("post → viewer", m.get("latency_ms"), b.get("latency_ms"))
     rows.append(["HTTP 202 p99 (ms)", _get(result, "posting", "measure", "http_ms", "p99"), None, None])
     return rows
+
+
+BYTE_ROWS = (("bytes/s per viewer (avg)", "mean_of_means"), ("bytes/s per viewer (busiest, avg)", "max_mean"),
+             ("bytes in 1 s per viewer (peak)", "max_peak"))
+
+
+def _with_batches(summary: dict[str, Any], key: str) -> str | None:
+    total = _get(summary, "bytes_per_viewer_per_s", key)
+    if total is None:
+        return None
+    return f"{_fmt(total)} (comment batches: {_fmt(_get(summary, 'batch_bytes_per_viewer_per_s', key))})"
+
+
+def byte_rows(measure: dict[str, Any], bare: dict[str, Any]) -> list[list[Any]]:
+    """Bytes a viewer was sent per second, all messages beside the comment batches among them
+    (no rows for a result without byte counts)."""
+    if _get(measure, "bytes_per_viewer_per_s") is None and _get(bare, "bytes_per_viewer_per_s") is None:
+        return []
+    return [[label, _with_batches(measure, key), _with_batches(bare, key), None] for label, key in BYTE_ROWS]
+
+
+def bytes_by_kind_line(result: dict[str, Any]) -> str | None:
+    """`viewer bytes by topic: comments 80.0%, recent 15.0%, …`, or None without byte counts."""
+    kinds = _get(result, "viewer_bytes", "by_kind")
+    if not kinds:
+        return None
+    shares = ", ".join(f"{kind} {entry['share'] * 100:.1f}%" for kind, entry in kinds.items())
+    total = _fmt(result["viewer_bytes"]["total"])
+    return f"viewer bytes by topic (every viewer, whole connection, {total} B): {shares}"
 
 
 def process_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -291,6 +321,9 @@ def table(result: dict[str, Any]) -> str:
                        [[t["target"], t["wanted"], t["measured"], t["met"]] for t in result.get("targets", [])])]
     bare = "bare endpoint" if result.get("scenario") == "post" else "bare broker"
     parts += ["", grid(["metric", "system", bare, "ratio"], comparison_rows(result))]
+    by_kind = bytes_by_kind_line(result)
+    if by_kind:
+        parts.append(by_kind)
     if result.get("cost"):
         parts += ["", "CPU per unit of work (every process of the part, over the measured window):",
                   grid(["part", "per", "count", "CPU s", "CPU ms per", "budget ms"], cost_rows(result))]

@@ -261,6 +261,34 @@ def rate_summary(per_receiver: Sequence[Mapping[int, int]], first: int, last: in
     )
 
 
+def topic_kind(topic: str) -> str | None:
+    """A live topic's kind, its last part (`live/videos/{v}/comments` -> "comments"); None for any
+    other topic (the benchmark's own bare-broker topics)."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[:2] != ["live", "videos"]:
+        return None
+    return parts[3]
+
+
+def bytes_by_kind(per_receiver: Sequence[Mapping[str, int]]) -> dict[str, Any]:
+    """Bytes by topic kind over every receiver's {topic: bytes}: the total, and per kind the bytes,
+    the mean per receiver and the share of the total (topics of no kind are left out)."""
+    kinds: dict[str, int] = {}
+    for topics in per_receiver:
+        for topic, n in topics.items():
+            kind = topic_kind(topic)
+            if kind is not None:
+                kinds[kind] = kinds.get(kind, 0) + n
+    total = sum(kinds.values())
+    receivers = len(per_receiver)
+    return {
+        "total": total,
+        "by_kind": {kind: {"bytes": n, "per_receiver": round(n / receivers, 1) if receivers else 0.0,
+                           "share": round(n / total, 4) if total else 0.0}
+                    for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))},
+    }
+
+
 def throughput(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 

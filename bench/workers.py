@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -27,13 +28,18 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import Synchronized
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from bench import mqtt
 from bench.conn import Endpoint, MqttConnection, open_mqtt, raise_nofile_limit
 from bench.stats import KeySet, Phase, bench_text, bench_texts_of_batch, key_of, loss_of, second_of
+
+if TYPE_CHECKING:
+    from ulid import ULID
+
+    from livecomments.wire import Submission
 
 log = logging.getLogger("bench.workers")
 
@@ -435,11 +441,11 @@ def posters(config: PosterConfig, _progress: Any, pipe: Pipe) -> None:
 
 
 def bare_payload(phase: int, key: int, t_send_ns: int, video_id: str = "bench-bare") -> bytes:
-    """An event batch of one comment, shaped and sized like the bridge's."""
+    """An event batch of one comment, shaped and sized like the bridge's (`ts` in ms since the epoch)."""
     comment = {
         "id": f"{key:026d}"[-26:], "video_id": video_id, "seq": key + 1, "parent_id": None,
         "user": {"id": f"u{key % 10_000}", "name": f"User {key % 10_000}"},
-        "text": bench_text(phase, key, t_send_ns), "ts": t_send_ns // 1_000_000, "reply_count": 0, "reactions": {},
+        "text": bench_text(phase, key, t_send_ns), "ts": time.time_ns() // 1_000_000, "reply_count": 0, "reactions": {},
     }
     return orjson.dumps({"video_id": video_id, "events": [{"type": "comment", "seq": key + 1, "comment": comment}]})
 
@@ -509,11 +515,26 @@ class IngestConfig:
     burst: int = 100
 
 
-async def _ingest(config: IngestConfig, consumed: Any, pipe: Pipe) -> None:
+@functools.cache
+def _wire_types() -> tuple[type[ULID], type[Submission]]:
+    """Imported on first use, once (livecomments.wire brings SQLAlchemy along)."""
     from ulid import ULID
 
     from livecomments.wire import Submission
 
+    return ULID, Submission
+
+
+def ingest_submission(video_id: str, phase: int, key: int, t_send_ns: int) -> Submission:
+    """One submission as the web app hands it over: `ts` as the contract has it, ms since the Unix
+    epoch (the bridge's ingest lag compares it with its wall clock); the text carries the monotonic
+    send time, for this worker's own ingest → live latency on one clock."""
+    ULID, Submission = _wire_types()  # noqa: N806 - the classes
+    return Submission(str(ULID()), video_id, f"u{key % 5000}", f"User {key % 5000}",
+                      bench_text(phase, key, t_send_ns), None, time.time_ns() // 1_000_000)
+
+
+async def _ingest(config: IngestConfig, consumed: Any, pipe: Pipe) -> None:
     endpoint = Endpoint(config.endpoint)
     seen = KeySet()
     latencies: dict[int, array[float]] = defaultdict(lambda: array("f"))
@@ -565,10 +586,7 @@ async def _ingest(config: IngestConfig, consumed: Any, pipe: Pipe) -> None:
                     await asyncio.wait_for(arrived.wait(), 0.002 if observer is None else 0.05)
                 continue
             for _ in range(min(room, config.burst)):
-                t_send = time.monotonic_ns()
-                key = sent
-                sub = Submission(str(ULID()), config.video_id, f"u{key % 5000}", f"User {key % 5000}",
-                                 bench_text(phase, key, t_send), None, t_send // 1_000_000)
+                sub = ingest_submission(config.video_id, phase, sent, time.monotonic_ns())
                 publisher.send(mqtt.publish(config.topic, sub.to_json(), 1, packet_id=publisher.packet_id()))
                 sent += 1
             await asyncio.sleep(0)

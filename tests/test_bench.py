@@ -11,7 +11,19 @@ import pytest
 
 from bench import mqtt
 from bench.monitor import Sample, cpu_by_role
-from bench.report import check_targets, comment_steps, cost_of, grid, jsonable, role_cpu, table
+from bench.report import (
+    byte_rows,
+    bytes_by_kind_line,
+    check_targets,
+    comment_steps,
+    comparison_rows,
+    cost_of,
+    grid,
+    jsonable,
+    role_cpu,
+    table,
+)
+from bench.run import delivery_summary
 from bench.stats import (
     Histogram,
     KeySet,
@@ -19,6 +31,7 @@ from bench.stats import (
     Phase,
     bench_text,
     bench_texts_of_batch,
+    bytes_by_kind,
     count_in,
     cpu_at,
     cpu_ms_per,
@@ -33,9 +46,18 @@ from bench.stats import (
     ratio,
     second_of,
     throughput,
+    topic_kind,
     total_loss,
 )
-from bench.workers import ViewerConfig, ViewerGroup, ViewerState, bare_payload, publish_size, unsubscribe_packet
+from bench.workers import (
+    ViewerConfig,
+    ViewerGroup,
+    ViewerState,
+    bare_payload,
+    ingest_submission,
+    publish_size,
+    unsubscribe_packet,
+)
 
 # --- the MQTT codec -------------------------------------------------------------------------------
 
@@ -373,6 +395,102 @@ def test_json_and_grid_helpers() -> None:
     assert grid(["a", "bb"], [[1, None], [True, 2.5]]).splitlines() == ["a    bb", "---  ----", "1    —", "yes  2.50"]
 
 
+# --- bytes per viewer per second, and by topic kind --------------------------------------------------------
+
+S = 1_000_000_000  # ns
+
+
+def made_up_viewer(bytes_per_second: dict[int, int], batch_bytes_per_second: dict[int, int],
+                   bytes_by_topic: dict[str, int]) -> dict[str, object]:
+    """A viewer's results as the viewers' worker hands them over, with one comment (key 0) received."""
+    got = KeySet()
+    got.add(0)
+    return {"loss": {Phase.MEASURE: loss_of([0], got)}, "per_second": {s: 1 for s in bytes_per_second},
+            "messages": len(bytes_per_second), "by_topic": {}, "bytes": sum(bytes_per_second.values()),
+            "bytes_per_second": bytes_per_second, "batch_bytes": sum(batch_bytes_per_second.values()),
+            "batch_bytes_per_second": batch_bytes_per_second, "bytes_by_topic": bytes_by_topic, "alive": True}
+
+
+def test_delivery_summary_gives_bytes_per_viewer_per_second_in_the_window() -> None:
+    per_viewer = [
+        made_up_viewer({0: 9_999, 1: 1_000, 2: 3_000}, {1: 800, 2: 2_000}, {}),  # second 0: before the window
+        made_up_viewer({1: 500, 2: 500, 3: 7_777}, {1: 400, 2: 400, 3: 7_000}, {}),  # second 3: after it
+    ]
+    summary = delivery_summary(per_viewer, {Phase.MEASURE: [5.0, 7.0]}, Phase.MEASURE, [0], origin=0,
+                               t0=1 * S, t1=3 * S, seconds=2.0)
+    assert summary["bytes_per_viewer_per_s"] == {"receivers": 2, "seconds": 2, "mean_of_means": 1_250.0,
+                                                 "max_mean": 2_000.0, "max_peak": 3_000}
+    assert summary["batch_bytes_per_viewer_per_s"] == {"receivers": 2, "seconds": 2, "mean_of_means": 900.0,
+                                                       "max_mean": 1_400.0, "max_peak": 2_000}
+    assert summary["messages_per_viewer_per_s"]["max_mean"] == 1.0  # beside it, as before
+
+
+def test_bytes_by_topic_kind_and_their_shares() -> None:
+    assert topic_kind("live/videos/v1/comments") == "comments" and topic_kind("live/videos/v1/state") == "state"
+    assert topic_kind("live/bench/bare-v1") is None and topic_kind("live/videos/v1") is None
+    doc = bytes_by_kind([
+        {"live/videos/v/comments": 600, "live/videos/v/recent": 300, "live/bench/bare-v": 5_000},
+        {"live/videos/v/comments": 200, "live/videos/v/state": 100, "live/videos/v/reactions": 0},
+    ])
+    assert doc["total"] == 1_200  # the bare-broker topic is not counted
+    assert list(doc["by_kind"]) == ["comments", "recent", "state", "reactions"]  # the most bytes first
+    assert doc["by_kind"]["comments"] == {"bytes": 800, "per_receiver": 400.0, "share": 0.6667}
+    assert doc["by_kind"]["recent"]["share"] == 0.25 and doc["by_kind"]["reactions"]["share"] == 0.0
+    assert bytes_by_kind([]) == {"total": 0, "by_kind": {}}
+
+
+def test_the_table_prints_bytes_per_viewer_beside_the_comment_batches() -> None:
+    def rates(mean: float, busiest: float, peak: int) -> dict[str, float]:
+        return {"receivers": 3, "seconds": 2, "mean_of_means": mean, "max_mean": busiest, "max_peak": peak}
+
+    result = {
+        "scenario": "embedded", "started_at": "t",
+        "measure": {"messages_per_viewer_per_s": rates(4.0, 5.0, 7),
+                    "bytes_per_viewer_per_s": rates(2_500.0, 3_000.0, 4_200),
+                    "batch_bytes_per_viewer_per_s": rates(2_000.0, 2_400.0, 3_900)},
+        "bare": {"bytes_per_viewer_per_s": rates(1_000.0, 1_100.0, 1_500),
+                 "batch_bytes_per_viewer_per_s": rates(1_000.0, 1_100.0, 1_500)},
+        "viewer_bytes": bytes_by_kind([{"live/videos/v/comments": 750, "live/videos/v/recent": 250}]),
+    }
+    rows = {r[0]: r for r in comparison_rows(result)}
+    assert rows["bytes/s per viewer (avg)"] == ["bytes/s per viewer (avg)", "2,500 (comment batches: 2,000)",
+                                                "1,000 (comment batches: 1,000)", None]
+    assert rows["bytes/s per viewer (busiest, avg)"][1] == "3,000 (comment batches: 2,400)"
+    assert rows["bytes in 1 s per viewer (peak)"][1:3] == ["4,200 (comment batches: 3,900)",
+                                                           "1,500 (comment batches: 1,500)"]
+    labels = [r[0] for r in comparison_rows(result)]
+    assert labels.index("bytes/s per viewer (avg)") == labels.index("msgs in 1 s per viewer (peak)") + 1
+    assert bytes_by_kind_line(result) == ("viewer bytes by topic (every viewer, whole connection, 1,000 B): "
+                                          "comments 75.0%, recent 25.0%")
+    text = table(result)
+    assert "2,500 (comment batches: 2,000)" in text and "comments 75.0%, recent 25.0%" in text
+    assert byte_rows({}, {}) == [] and bytes_by_kind_line({}) is None  # an older result: no byte rows
+    assert not any(r[0].startswith("bytes") for r in comparison_rows({"scenario": "normal"}))
+
+
+def test_the_bridge_table_shows_the_ingest_lag_step() -> None:
+    lag = parse_histograms(METRICS_TEXT.replace("commit_seconds", "ingest_lag_seconds"))
+    result = {"scenario": "bridge", "started_at": "t", "notes": [],
+              "steps": comment_steps(None, lag, LatencySummary.of([3.0]), "ingest publish → on live/")}
+    step = {s["step"]: s for s in result["steps"]}["accepted → committed by the bridge"]
+    assert step["n"] == 8 and step["p50_ms"] is not None and step["p50_ms"] > 0
+    text = table(result)
+    assert "accepted → committed by the bridge" in text and "ingest lag not shown" not in text
+
+
+def test_ingest_and_bare_payload_ts_are_wall_clock_milliseconds() -> None:
+    """`ts` is ms since the Unix epoch, as the contract has it (the bridge's ingest lag is wall-clock);
+    the monotonic send time stays in the text, for the load generator's own latency."""
+    import time
+
+    sub = ingest_submission("v", Phase.MEASURE, 42, 123_456_789)
+    assert parse_bench_text(sub.text) == (Phase.MEASURE, 42, 123_456_789)
+    assert sub.video_id == "v" and sub.parent_id is None and isinstance(sub.ts, int)
+    assert abs(sub.ts - time.time() * 1000) < 3_600_000  # the epoch's clock, not the monotonic one
+    ts = orjson.loads(bare_payload(Phase.BARE, 7, 5))["events"][0]["comment"]["ts"]
+    assert isinstance(ts, int) and abs(ts - time.time() * 1000) < 3_600_000
+
+
 # --- the viewers' subscriptions and byte counts ----------------------------------------------------------
 
 
@@ -476,6 +594,9 @@ def test_embedded_smoke_run(tmp_path: Path) -> None:
     assert lat["count"] == 45
     assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
     assert measure["messages_per_viewer_per_s"]["max_mean"] > 0
+    assert measure["bytes_per_viewer_per_s"]["max_mean"] >= measure["batch_bytes_per_viewer_per_s"]["max_mean"] > 0
+    assert "comments" in doc["viewer_bytes"]["by_kind"] and doc["viewer_bytes"]["total"] > 0
+    assert sum(k["share"] for k in doc["viewer_bytes"]["by_kind"].values()) == pytest.approx(1, abs=1e-3)
 
     bare = doc["bare"]
     assert bare["comments"] == doc["bare_publisher"]["sent"] == 10 and bare["deliveries"] == 30
