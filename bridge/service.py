@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.apply import BatchResult, Outcome, apply_batch
 from bridge.dirty import DirtyVideos, Flags
 from bridge.inbox import Inbox
+from bridge.ingest_client import IngestClient
 from bridge.metrics import BridgeMetrics
 from bridge.outbox import (
     add_live_reactions,
@@ -70,7 +71,8 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-Received = tuple[paho.MQTTMessage, int]  # an ingest message and the connection it came on (acks go back on that one)
+# An ingest message: (mid, qos, topic as sent, payload, the connection it came on: acks go back on that one).
+Received = tuple[int, int, bytes, bytes, int]
 QUEUED = (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN)  # publish results paho keeps the message for
 
 
@@ -99,7 +101,7 @@ class Bridge:
         self._events_sent: dict[str, float] = {}
         self._last_sweep = 0.0
         self._last_scan = 0.0
-        self._client: paho.Client | None = None
+        self._client: IngestClient | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._reads: sessionmaker[Session] = sessionmaker(expire_on_commit=False)  # bound in run()
         self.ready = threading.Event()
@@ -133,9 +135,10 @@ class Bridge:
         )
         return server
 
-    def _connect(self) -> paho.Client:
+    def _connect(self) -> IngestClient:
         addr = service_address(self.settings, "bridge")
-        client = make_client(self.client_id, addr, clean_session=False, manual_ack=True)
+        client = IngestClient.adopt(make_client(self.client_id, addr, clean_session=False, manual_ack=True))
+        client.sink = self._on_ingest
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -164,9 +167,16 @@ class Bridge:
     def _on_subscribe(self, *_args: Any) -> None:
         self._subscribed = True
 
-    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
-        self._inbox.append((message, self._generation))
+    def _on_ingest(self, mid: int, topic: bytes, payload: bytes) -> None:
+        """A QoS 1 ingest message (IngestClient's sink): queued as it came, nothing more here."""
+        self._inbox.append((mid, 1, topic, payload, self._generation))
         if not self._wake.is_set():  # after the append: a drain that cleared it sees the message
+            self._wake.set()
+
+    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        """Anything else paho delivers (a QoS 0 publish on ingest/)."""
+        self._inbox.append((message.mid, message.qos, message._topic, bytes(message.payload), self._generation))
+        if not self._wake.is_set():
             self._wake.set()
 
     def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
@@ -241,20 +251,20 @@ class Bridge:
     def _decode(self, received: Iterable[Received]) -> Inbox:
         inbox = Inbox()
         valid = 0
-        for msg, _generation in received:
-            topic = msg.topic
+        for _mid, _qos, raw_topic, payload, _generation in received:
+            topic = raw_topic.decode(errors="replace")  # not UTF-8: no ingest topic of ours, rejected below
             parsed = self.topics.parse_ingest(topic)
             if parsed is not None and not self._partition.owns(parsed[0]):
                 continue  # another bridge instance handles this video (it gets the message too)
             rejected = len(inbox.invalid)
             try:
-                valid += inbox.add(parsed, bytes(msg.payload))
+                valid += inbox.add(parsed, payload)
                 for exc in inbox.invalid[rejected:]:  # elements of an array, each counted
                     self.metrics.ingest.labels("invalid").inc()
                     log.warning("rejected a submission in the ingest array on %r: %s", topic[:100], exc)
             except FieldError as exc:
                 self.metrics.ingest.labels("invalid").inc()
-                log.warning("rejected ingest message on %r (%d bytes): %s", topic[:100], len(msg.payload), exc)
+                log.warning("rejected ingest message on %r (%d bytes): %s", topic[:100], len(payload), exc)
         if valid:
             self.metrics.ingest.labels("valid").inc(valid)
         return inbox
@@ -368,10 +378,9 @@ class Bridge:
     def _ack(self, acks: Iterable[Received]) -> None:
         if self._client is None:
             return
-        generation, ack = self._generation, self._client.ack
-        for message, gen in acks:
-            if gen == generation:  # a mid means nothing on a newer connection
-                ack(message.mid, message.qos)
+        generation = self._generation
+        # a mid means nothing on a newer connection; QoS 0 has nothing to ack
+        self._client.ack_all([mid for mid, qos, _t, _p, gen in acks if gen == generation and qos == 1])
 
     def _connected(self) -> bool:
         return self._client is not None and self._subscribed and self._client.is_connected()
