@@ -23,7 +23,8 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -50,7 +51,7 @@ from bridge.outbox import (
     video_state_of,
 )
 from bridge.recent import RecentWindow
-from bridge.stream import Streams, encode_raw_batch
+from bridge.stream import InFlight, Streams, encode_raw_batch
 from livecomments.config import Settings
 from livecomments.db import create_schema, make_engine, read_only
 from livecomments.models import Video, VideoStatus
@@ -76,6 +77,92 @@ Received = tuple[int, int, bytes, bytes, int]
 QUEUED = (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN)  # publish results paho keeps the message for
 
 
+@dataclass
+class Job:
+    """One batch on its way through the committer: what it came from, what it is, how it went."""
+
+    received: list[Received]  # acked once `result` is committed
+    inbox: Inbox
+    submissions: list[Submission]  # the inbox's, then the sweeper's
+    confirmed: list[InFlight]  # PUBACKed event batches, marked published in the same transaction
+    known: dict[str, int]  # a copy of Streams.known when handed over
+    started: float
+    result: BatchResult | None = None
+    error: OperationalError | None = None  # the database is unavailable: the messages are retried
+    crash: BaseException | None = None  # anything else: raised on the bridge's thread
+
+
+class Committer:
+    """A thread that runs one job at a time, handed over by the bridge's thread and taken back by it.
+
+    One job in flight at most: transactions run one after another in the order handed over,
+    so each video's seq is assigned in order, and the bridge sees each job's end before the
+    next one starts (it acks and queues one job's outcome before handing over the next)."""
+
+    def __init__(self, work: Callable[[Job], None], wake: threading.Event) -> None:
+        self._work = work
+        self._wake = wake  # the bridge's: set when a job ends
+        self._lock = threading.Condition()
+        self._job: Job | None = None  # handed over, not yet taken back
+        self._done = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._main, name="bridge-committer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        """A job is handed over and not yet taken back."""
+        return self._job is not None
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            assert self._job is None, "one job at a time"
+            self._job, self._done = job, False
+            self._lock.notify_all()
+
+    def take(self) -> Job | None:
+        """The finished job (it is no longer busy), or None."""
+        with self._lock:
+            if not self._done:
+                return None
+            job, self._job, self._done = self._job, None, False
+            return job
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until the job in flight is finished (True) or `timeout` passes."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._done or self._job is None, timeout)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _main(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._stopping or (self._job is not None and not self._done))
+                if self._job is None or self._done:
+                    return  # stopping, nothing left to do
+                job = self._job
+            try:
+                self._work(job)
+            except BaseException as exc:  # noqa: BLE001 - raised again on the bridge's thread, as before
+                job.crash = exc
+            with self._lock:
+                self._done = True
+                self._lock.notify_all()
+            self._wake.set()
+
+
 class Bridge:
     def __init__(self, settings: Settings, client_id: str | None = None) -> None:
         self.settings = settings
@@ -88,6 +175,9 @@ class Bridge:
         self._inbox: deque[Received] = deque()
         self._wake = threading.Event()  # set when the inbox gets something
         self._retry: list[Received] = []
+        self._pending_received: list[Received] = []  # gathered while the committer works on a batch
+        self._pending = Inbox()  # and decoded
+        self._committer = Committer(self._commit, self._wake)  # started in run()
         self._generation = 0
         self._resync = threading.Event()
         self._subscribed = False  # the ingest subscription is back: paho has resent what was in flight
@@ -113,13 +203,20 @@ class Bridge:
         create_schema(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._reads.configure(bind=read_only(engine))
+        self._committer.start()
         client = self._connect()
         metrics_server = self._serve_metrics()
         log.info("bridge started (database %s)", engine.url.render_as_string(hide_password=True))
         try:
             while not stop.is_set():
                 self.step(timeout=0.05)
+            if self._committer.busy:  # let the batch in flight end, and ack it
+                self._committer.wait()
+                job = self._committer.take()
+                if job is not None:
+                    self._complete(job)
         finally:
+            self._committer.stop()
             client.disconnect()
             client.loop_stop()
             if metrics_server is not None:
@@ -185,35 +282,43 @@ class Bridge:
     # -- the work ------------------------------------------------------------------
 
     def step(self, timeout: float) -> None:
-        """One round: decide what arrived, ack it, publish what is due."""
+        """One round: take what the committer finished (ack it, queue its events), gather and decode
+        what arrived meanwhile, hand the next batch to the committer, publish what is due.
+
+        The transaction of batch N runs on the committer's thread while this one decodes batch
+        N+1 and publishes N-1's events. Batches are committed one after another, in the order
+        they were handed over, and each one's messages are acked only after its commit."""
         assert self._sessions is not None
-        started = time.perf_counter()
         self._take_pubacks()
-        received = self._drain(min(timeout, max(0.0, self._wake_at - time.monotonic())))
-        inbox = self._decode(received)
-        submissions = inbox.submissions + self._sweep()
-        if submissions or inbox.reactions:
-            try:
-                with self.metrics.commit_seconds.time():
-                    result = self._record(submissions, inbox.reactions)
-            except OperationalError:
-                log.exception("database unavailable; will retry %d messages", len(received))
-                self.metrics.db_errors.inc()
-                self._retry = received
-                time.sleep(0.5)
-                return
-            self._count(result.outcomes, len(inbox.submissions))
-            self.metrics.batch_size.observe(len(submissions))
-            now = _now_ms()
-            lag = self.metrics.ingest_lag
-            for sub in inbox.submissions:
-                lag.observe(max(0, now - sub.ts) / 1000)
-            self._take_events(result)
-            self._update_windows(result)
-            self._dirty.mark(result.videos, recent=True)
-            self._dirty.mark(set(inbox.reactions), reactions=True)
-        elif self._streams.confirmed:
-            self._mark_confirmed()
+        job = self._committer.take()
+        if job is not None:
+            self._complete(job)
+        wait = 0.0 if job is not None else min(timeout, max(0.0, self._wake_at - time.monotonic()))
+        self._gather(wait)
+        if not self._committer.busy:
+            self._hand_over()
+        if self._dirty or self._streams.queued:
+            self._publish()
+        else:
+            self._wake_at = float("inf")
+        self.ready.set()
+
+    def _gather(self, timeout: float) -> None:
+        """Drain and decode into the pending batch; wait up to `timeout` for messages or the committer."""
+        room = self.settings.bridge_batch_max - len(self._pending_received)
+        if room <= 0:  # full: only the committer's end can move things on
+            if self._committer.busy and timeout > 0:
+                self._committer.wait(timeout)
+            return
+        received = self._drain(timeout, room)
+        if received:
+            self._pending_received += received
+            self._decode(received, self._pending)
+
+    def _hand_over(self) -> None:
+        """The committer is idle: what touches the outbox bookkeeping runs now, then the next batch goes."""
+        received, inbox = self._pending_received, self._pending
+        self._pending_received, self._pending = [], Inbox()
         for video_id, changed in inbox.nudged.items():
             events = "events" in changed
             if events:
@@ -221,35 +326,69 @@ class Bridge:
             self._dirty.mark(
                 [video_id], recent=events, reload=events, state="state" in changed, reactions="reactions" in changed
             )
-        self._ack(received)
         resync = self._resync.is_set() and self._connected()
         self._scan_outbox(force=resync)
         if resync:
             self._resync.clear()
             self._dirty.mark(self._resync_targets(), recent=True, state=True, reactions=True, reload=True)
-        if self._dirty or self._streams.queued:
-            self._publish()
-        else:
-            self._wake_at = float("inf")
-        if received:
-            self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        self.ready.set()
+        submissions = inbox.submissions + self._sweep()
+        if submissions or inbox.reactions:
+            self._committer.submit(Job(received, inbox, submissions, self._streams.take_confirmed(),
+                                       dict(self._streams.known), time.perf_counter()))
+            return
+        if self._streams.confirmed:
+            self._mark_confirmed()
+        self._ack(received)  # nothing of theirs to commit (invalid, another partition's, nudges)
 
-    def _drain(self, timeout: float) -> list[Received]:
-        items, self._retry = self._retry, []
+    def _complete(self, job: Job) -> None:
+        """The committer is done with `job`: on success ack its messages and queue its events."""
+        if job.crash is not None:
+            raise job.crash
+        if job.error is not None:
+            log.error("database unavailable; will retry %d messages", len(job.received), exc_info=job.error)
+            self.metrics.db_errors.inc()
+            self._streams.confirmed = job.confirmed + self._streams.confirmed  # marked next time
+            self._retry = job.received + self._pending_received + self._retry
+            self._pending_received, self._pending = [], Inbox()
+            time.sleep(0.5)
+            return
+        result, inbox = job.result, job.inbox
+        assert result is not None
+        self._count(result.outcomes, len(inbox.submissions))
+        self.metrics.batch_size.observe(len(job.submissions))
+        now = _now_ms()
+        lag = self.metrics.ingest_lag
+        for sub in inbox.submissions:
+            lag.observe(max(0, now - sub.ts) / 1000)
+        self._take_events(result)
+        self._update_windows(result)
+        self._dirty.mark(result.videos, recent=True)
+        self._dirty.mark(set(inbox.reactions), reactions=True)
+        self._ack(job.received)
+        self.metrics.batch_seconds.observe(time.perf_counter() - job.started)
+
+    def _commit(self, job: Job) -> None:
+        """On the committer's thread: the job's one transaction (nothing else of the bridge's state is touched)."""
+        try:
+            with self.metrics.commit_seconds.time():
+                job.result = self._record(job.submissions, job.inbox.reactions, job.confirmed, job.known)
+        except OperationalError as exc:
+            job.error = exc
+
+    def _drain(self, timeout: float, room: int) -> list[Received]:
+        items, self._retry = self._retry[:room], self._retry[room:]
         inbox = self._inbox
         if not items and not inbox and timeout > 0:
             self._wake.clear()
-            if not inbox:
+            if not inbox and not self._committer.finished:
                 self._wake.wait(timeout)
-        room = self.settings.bridge_batch_max - len(items)
+        room -= len(items)
         while room > 0 and inbox:
             items.append(inbox.popleft())
             room -= 1
         return items
 
-    def _decode(self, received: Iterable[Received]) -> Inbox:
-        inbox = Inbox()
+    def _decode(self, received: Iterable[Received], inbox: Inbox) -> None:
         valid = 0
         for _mid, _qos, raw_topic, payload, _generation in received:
             topic = raw_topic.decode(errors="replace")  # not UTF-8: no ingest topic of ours, rejected below
@@ -267,7 +406,6 @@ class Bridge:
                 log.warning("rejected ingest message on %r (%d bytes): %s", topic[:100], len(payload), exc)
         if valid:
             self.metrics.ingest.labels("valid").inc(valid)
-        return inbox
 
     def _sweep(self) -> list[Submission]:
         now = time.monotonic()
@@ -282,47 +420,45 @@ class Bridge:
             log.info("sweeper re-drives %d pending comments", len(stuck))
         return stuck
 
-    def _record(self, submissions: list[Submission], reactions: dict[str, dict[str, int]]) -> BatchResult:
+    def _record(self, submissions: list[Submission], reactions: dict[str, dict[str, int]],
+                confirmed: list[InFlight], known: dict[str, int]) -> BatchResult:
         """All in one transaction; if one submission poisons the batch, each on its own.
 
-        The events the broker confirmed since the last transaction are marked published in it."""
+        The events the broker confirmed (`confirmed`) are marked published in it. `known`: the last
+        seq of each video whose events this process holds (see apply_batch). OperationalError: the
+        caller retries the messages and marks `confirmed` again (a comment already decided comes back
+        a duplicate)."""
         assert self._sessions is not None
-        confirmed = self._streams.take_confirmed()
         try:
-            try:
-                with self._sessions.begin() as session:
-                    self._write_marks(session, confirmed)
-                    for video_id, counts in reactions.items():
-                        add_live_reactions(session, video_id, counts)
-                    return apply_batch(session, submissions, _now_ms(), self._streams.known)
-            except OperationalError:
-                raise
-            except SQLAlchemyError:
-                log.exception("batch of %d failed; deciding one by one", len(submissions))
-            merged = BatchResult()
             with self._sessions.begin() as session:
                 self._write_marks(session, confirmed)
                 for video_id, counts in reactions.items():
                     add_live_reactions(session, video_id, counts)
-            confirmed = []
-            known = dict(self._streams.known)
-            for sub in submissions:
-                try:
-                    with self._sessions.begin() as session:
-                        one = apply_batch(session, [sub], _now_ms(), known)
-                except OperationalError:
-                    raise
-                except SQLAlchemyError:
-                    log.exception("submission %s cannot be recorded; rejected", sub.id)
-                    one = BatchResult(outcomes=[Outcome.REJECTED])
-                merged.merge(one)
-                known.update(one.last_seq)
-            return merged
+                return apply_batch(session, submissions, _now_ms(), known)
         except OperationalError:
-            self._streams.confirmed = confirmed + self._streams.confirmed  # marked next time
             raise
+        except SQLAlchemyError:
+            log.exception("batch of %d failed; deciding one by one", len(submissions))
+        merged = BatchResult()
+        with self._sessions.begin() as session:
+            self._write_marks(session, confirmed)
+            for video_id, counts in reactions.items():
+                add_live_reactions(session, video_id, counts)
+        known = dict(known)
+        for sub in submissions:
+            try:
+                with self._sessions.begin() as session:
+                    one = apply_batch(session, [sub], _now_ms(), known)
+            except OperationalError:
+                raise
+            except SQLAlchemyError:
+                log.exception("submission %s cannot be recorded; rejected", sub.id)
+                one = BatchResult(outcomes=[Outcome.REJECTED])
+            merged.merge(one)
+            known.update(one.last_seq)
+        return merged
 
-    def _write_marks(self, session: Session, confirmed: list[Any]) -> None:
+    def _write_marks(self, session: Session, confirmed: list[InFlight]) -> None:
         mark_published_ranges(session, [(c.video_id, c.first, c.last) for c in confirmed])
 
     def _mark_confirmed(self) -> None:
