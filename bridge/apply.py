@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from livecomments.models import Ban, Comment, CommentStatus, EventType, LiveEvent, Video
 from livecomments.wire import Submission
-from moderation.policy import Decision, Verdict, VideoRules, decide, matcher_for
+from moderation.policy import Decision, Verdict, VideoRules, decide, matcher_for, screen_text
 from moderation.terms import TermMatcher
 
 COMMENTS = cast(Table, Comment.__table__)
@@ -52,6 +52,28 @@ class RaceLost(SQLAlchemyError):
 Event = tuple[int, bytes]  # (seq, the event as JSON, exactly as stored and sent)
 
 
+@dataclass(frozen=True)
+class Screened:
+    """A comment's text screened for blocked terms before its transaction (moderation.policy.screen_text),
+    with the video's matcher of the time: used only if the transaction finds the same text and the same
+    matcher, else the text is screened again there."""
+
+    text: str
+    terms: TermMatcher
+    found: Decision | None  # screen_text's answer
+
+
+def prescreen(submissions: Sequence[Submission], terms: Mapping[str, TermMatcher]) -> dict[str, Screened]:
+    """Screen the texts of the submissions whose video's matcher is known (pure, no IO: run it outside
+    the transaction, while the previous one commits)."""
+    out = {}
+    for sub in submissions:
+        matcher = terms.get(sub.video_id)
+        if matcher is not None:
+            out[sub.id] = Screened(sub.text, matcher, screen_text(sub.text, matcher))
+    return out
+
+
 @dataclass
 class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -61,6 +83,7 @@ class BatchResult:
     # and, before them, those the caller did not know of (see apply_batch's `known`).
     events: dict[str, list[Event]] = field(default_factory=dict)
     last_seq: dict[str, int] = field(default_factory=dict)  # per locked video, its last seq at commit
+    terms: dict[str, TermMatcher] = field(default_factory=dict)  # per locked video, its blocked terms' matcher
 
     @property
     def videos(self) -> set[str]:
@@ -73,6 +96,7 @@ class BatchResult:
         for video_id, events in other.events.items():
             self.events.setdefault(video_id, []).extend(events)
         self.last_seq.update(other.last_seq)
+        self.terms.update(other.terms)
 
 
 class _Row:
@@ -236,7 +260,7 @@ def _parent_problem(rows: dict[str, _Row], row: _Row) -> str | None:
 
 
 def _decide(rows: dict[str, _Row], bans: dict[tuple[str, str], int | None], video: _Video, row: _Row,
-            now_ms: int) -> Decision:
+            now_ms: int, screened: Screened | None) -> Decision:
     problem = _parent_problem(rows, row)
     if problem is not None:
         return Decision(Verdict.REJECT, problem)
@@ -245,7 +269,14 @@ def _decide(rows: dict[str, _Row], bans: dict[tuple[str, str], int | None], vide
         until = bans[key]
         if until is None or until > now_ms:
             return Decision(Verdict.REJECT, "banned")
-    return decide(video.rules, author_is_moderator=row.by_moderator, text=row.text, video_terms=video.terms)
+    if screened is None or screened.text != row.text or screened.terms is not video.terms:
+        return decide(video.rules, author_is_moderator=row.by_moderator, text=row.text, video_terms=video.terms)
+    # decide() with the text screened already: the video's switches reject first, then a blocked
+    # term rejects, then hold or approve (the same order, the same answer).
+    ruled = decide(video.rules, author_is_moderator=row.by_moderator)
+    if ruled.verdict is Verdict.REJECT or screened.found is None:
+        return ruled
+    return screened.found
 
 
 def _new_row(sub: Submission) -> _Row:
@@ -255,7 +286,8 @@ def _new_row(sub: Submission) -> _Row:
 
 
 def apply_batch(
-    session: Session, submissions: Sequence[Submission], now_ms: int, known: Mapping[str, int] | None = None
+    session: Session, submissions: Sequence[Submission], now_ms: int, known: Mapping[str, int] | None = None,
+    screened: Mapping[str, Screened] | None = None,
 ) -> BatchResult:
     """Decide and record each submission in order; the caller commits.
 
@@ -263,6 +295,8 @@ def apply_batch(
     video whose last_seq is beyond it (another writer appended events), the events in
     between are loaded into the result first; a video missing from `known` gets all its
     unpublished events. None: only this batch's events are returned.
+
+    `screened`: texts screened beforehand, by submission id (see prescreen).
     """
     result = BatchResult()
     if not submissions:
@@ -293,7 +327,7 @@ def apply_batch(
         if row.decided or row.status != PENDING or row.video_id != sub.video_id:
             result.outcomes.append(Outcome.DUPLICATE)
             continue
-        decision = _decide(rows, bans, video, row, now_ms)
+        decision = _decide(rows, bans, video, row, now_ms, screened.get(sub.id) if screened else None)
         row.reason = decision.reason
         row.decided = True
         decided.append(row)
@@ -321,6 +355,7 @@ def apply_batch(
         _load_gaps(conn, videos, known, result)
     for video in videos.values():
         result.last_seq[video.id] = video.last_seq
+        result.terms[video.id] = video.terms
     return result
 
 

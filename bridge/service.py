@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.apply import BatchResult, Outcome, apply_batch
+from bridge.apply import BatchResult, Outcome, Screened, apply_batch, prescreen
 from bridge.dirty import DirtyVideos, Flags
 from bridge.inbox import Inbox
 from bridge.ingest_client import IngestClient
@@ -60,6 +60,7 @@ from livecomments.reads import reaction_totals
 from livecomments.recent_cache import RecentCache
 from livecomments.validation import FieldError
 from livecomments.wire import Submission, encode_reactions, encode_recent, ticker_text
+from moderation.terms import TermMatcher
 
 log = logging.getLogger("livecomments.bridge")
 
@@ -87,6 +88,7 @@ class Job:
     confirmed: list[InFlight]  # PUBACKed event batches, marked published in the same transaction
     known: dict[str, int]  # a copy of Streams.known when handed over
     started: float
+    screened: dict[str, Screened] = field(default_factory=dict)  # texts screened while the batch before committed
     result: BatchResult | None = None
     error: OperationalError | None = None  # the database is unavailable: the messages are retried
     crash: BaseException | None = None  # anything else: raised on the bridge's thread
@@ -177,6 +179,8 @@ class Bridge:
         self._retry: list[Received] = []
         self._pending_received: list[Received] = []  # gathered while the committer works on a batch
         self._pending = Inbox()  # and decoded
+        self._screened: dict[str, Screened] = {}  # and their texts screened (bridge.apply.prescreen)
+        self._terms: dict[str, TermMatcher] = {}  # each video's blocked terms as its last transaction found them
         self._committer = Committer(self._commit, self._wake)  # started in run()
         self._generation = 0
         self._resync = threading.Event()
@@ -313,12 +317,14 @@ class Bridge:
         received = self._drain(timeout, room)
         if received:
             self._pending_received += received
+            before = len(self._pending.submissions)
             self._decode(received, self._pending)
+            self._screened.update(prescreen(self._pending.submissions[before:], self._terms))
 
     def _hand_over(self) -> None:
         """The committer is idle: what touches the outbox bookkeeping runs now, then the next batch goes."""
-        received, inbox = self._pending_received, self._pending
-        self._pending_received, self._pending = [], Inbox()
+        received, inbox, screened = self._pending_received, self._pending, self._screened
+        self._pending_received, self._pending, self._screened = [], Inbox(), {}
         for video_id, changed in inbox.nudged.items():
             events = "events" in changed
             if events:
@@ -334,7 +340,7 @@ class Bridge:
         submissions = inbox.submissions + self._sweep()
         if submissions or inbox.reactions:
             self._committer.submit(Job(received, inbox, submissions, self._streams.take_confirmed(),
-                                       dict(self._streams.known), time.perf_counter()))
+                                       dict(self._streams.known), time.perf_counter(), screened))
             return
         if self._streams.confirmed:
             self._mark_confirmed()
@@ -349,7 +355,7 @@ class Bridge:
             self.metrics.db_errors.inc()
             self._streams.confirmed = job.confirmed + self._streams.confirmed  # marked next time
             self._retry = job.received + self._pending_received + self._retry
-            self._pending_received, self._pending = [], Inbox()
+            self._pending_received, self._pending, self._screened = [], Inbox(), {}
             time.sleep(0.5)
             return
         result, inbox = job.result, job.inbox
@@ -360,6 +366,7 @@ class Bridge:
         lag = self.metrics.ingest_lag
         for sub in inbox.submissions:
             lag.observe(max(0, now - sub.ts) / 1000)
+        self._terms.update(result.terms)
         self._take_events(result)
         self._update_windows(result)
         self._dirty.mark(result.videos, recent=True)
@@ -371,7 +378,8 @@ class Bridge:
         """On the committer's thread: the job's one transaction (nothing else of the bridge's state is touched)."""
         try:
             with self.metrics.commit_seconds.time():
-                job.result = self._record(job.submissions, job.inbox.reactions, job.confirmed, job.known)
+                job.result = self._record(job.submissions, job.inbox.reactions, job.confirmed, job.known,
+                                          job.screened)
         except OperationalError as exc:
             job.error = exc
 
@@ -421,7 +429,8 @@ class Bridge:
         return stuck
 
     def _record(self, submissions: list[Submission], reactions: dict[str, dict[str, int]],
-                confirmed: list[InFlight], known: dict[str, int]) -> BatchResult:
+                confirmed: list[InFlight], known: dict[str, int],
+                screened: dict[str, Screened] | None = None) -> BatchResult:
         """All in one transaction; if one submission poisons the batch, each on its own.
 
         The events the broker confirmed (`confirmed`) are marked published in it. `known`: the last
@@ -434,7 +443,7 @@ class Bridge:
                 self._write_marks(session, confirmed)
                 for video_id, counts in reactions.items():
                     add_live_reactions(session, video_id, counts)
-                return apply_batch(session, submissions, _now_ms(), known)
+                return apply_batch(session, submissions, _now_ms(), known, screened)
         except OperationalError:
             raise
         except SQLAlchemyError:
@@ -448,7 +457,7 @@ class Bridge:
         for sub in submissions:
             try:
                 with self._sessions.begin() as session:
-                    one = apply_batch(session, [sub], _now_ms(), known)
+                    one = apply_batch(session, [sub], _now_ms(), known, screened)
             except OperationalError:
                 raise
             except SQLAlchemyError:

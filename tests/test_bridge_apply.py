@@ -11,12 +11,13 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 from ulid import ULID
 
-from bridge.apply import Outcome, apply_batch
+from bridge.apply import Outcome, Screened, apply_batch, prescreen
 from bridge.outbox import stuck_pending, unpublished_events
 from livecomments.db import create_schema, make_engine
 from livecomments.models import Ban, Comment, LiveEvent, Video
 from livecomments.outbox import append_event
 from livecomments.wire import Submission, comment_event, comment_view, delete_event
+from moderation.policy import matcher_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -267,3 +268,31 @@ def test_statements_per_batch_do_not_grow_with_its_size(sessions: sessionmaker[S
     large = [pending(sessions) for _ in range(30)] + [sub(parent=parent.id) for _ in range(30)]
     n = statements(small)
     assert n >= 5 and statements(large) == n
+
+
+def test_texts_screened_before_the_transaction_decide_as_inside_it(sessions: sessionmaker[Session]) -> None:
+    """bridge.apply.prescreen runs while the batch before commits; it changes no decision, and a screen
+    made with another matcher, or of another text than the row's, is done again in the transaction."""
+    with sessions.begin() as s:
+        v1, v2 = s.get(Video, "v1"), s.get(Video, "v2")
+        assert v1 is not None and v2 is not None
+        v1.blocked_terms = ["zorblax"]
+        v2.blocked_terms = ["zorblax"]  # v2 holds for review
+    with sessions.begin() as s:
+        terms = apply_batch(s, [sub(), sub("v2")], 1764000000000).terms
+    assert set(terms) == {"v1", "v2"}
+    blocked, clean = sub(text="you Z0RBL4X"), sub(text="zebra blanket axe")
+    held_blocked, held = sub("v2", text="zorblax!"), sub("v2", text="fine")
+    stale = sub(text="a zorblax here")
+    claimed = pending(sessions, text="zorblax again")  # the row's text is what counts, not the message's
+    liar = Submission(claimed.id, "v1", "u1", "Alice", "harmless", None, claimed.ts)
+    batch = [blocked, clean, held_blocked, held, stale, liar]
+    screened = prescreen(batch, terms)
+    assert set(screened) == {s.id for s in batch}
+    screened[stale.id] = Screened(stale.text, matcher_for(("other",)), None)  # another matcher: redone
+    with sessions.begin() as s:
+        outcomes = apply_batch(s, batch, 1764000000000, screened=screened).outcomes
+    assert outcomes == [Outcome.REJECTED, Outcome.APPROVED, Outcome.REJECTED, Outcome.HELD, Outcome.REJECTED,
+                        Outcome.REJECTED]
+    assert row(sessions, held_blocked.id).reason == "blocked_term" and row(sessions, liar.id).reason == "blocked_term"
+    assert row(sessions, stale.id).reason == "blocked_term" and row(sessions, held.id).reason == "hold_for_review"
