@@ -1,8 +1,9 @@
 """The bridge service: the single writer of live/.
 
-Each step drains what arrived on ingest/ (plus what the sweeper finds stuck), decides
-and records it in one transaction (set-based SQL, bridge.apply), acks the messages only
-after the commit, then publishes. Events are written to the `live_events` outbox in the
+Each batch of what arrived on ingest/ (plus what the sweeper finds stuck) is decided and
+recorded in one transaction (set-based SQL, bridge.apply) on the committer's thread, while
+the bridge's thread decodes the next batch and publishes the last; the messages are acked
+only after their batch's commit. Events are written to the `live_events` outbox in the
 same transaction that assigns their seq, encoded once; the same bytes are published
 from memory (bridge.stream), pipelined: no step waits for a PUBACK. A message's events
 are marked published, in the next transaction, once the broker has confirmed it, so a
