@@ -146,3 +146,17 @@ def test_close_runs_what_is_queued(engine: Engine) -> None:
     assert out == {1: 10, 2: 20}
     with pytest.raises(Overloaded):
         gc.run(3)
+
+
+def test_the_connection_goes_back_to_the_pool_when_idle(engine: Engine) -> None:
+    gc: GroupCommit[int, int] = GroupCommit(engine, insert)
+    try:
+        assert run_all(gc, [1, 2, 3]) == {1: 10, 2: 20, 3: 30}
+        deadline = threading.Event()
+        for _ in range(500):  # the committer returns it just after waking the last request
+            if engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
+                break
+            deadline.wait(0.01)
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        gc.close()

@@ -35,6 +35,13 @@ MAX_WAITING = 10_000  # items queued at most; beyond, a request is refused at on
 QUEUE_TIMEOUT_S = 5.0  # how long a request waits for its turn before it gives up (503)
 
 
+def _drop(conn: Connection | None) -> None:
+    """After a failure the connection may be broken: let the pool throw it away."""
+    if conn is not None:
+        conn.invalidate()
+        conn.close()
+
+
 class Overloaded(RuntimeError):
     """The item was not run: too many wait, or it waited too long. Nothing was recorded."""
 
@@ -89,25 +96,37 @@ class GroupCommit(Generic[T, R]):
         return [(item, f) for item, f in taken if f.set_running_or_notify_cancel()]
 
     def _run(self) -> None:
+        conn: Connection | None = None
         while (group := self._take()) is not None:
             if group:
-                self._commit(group)
+                conn = self._commit(conn, group)
+            if conn is not None and not self._queue:
+                conn.close()  # idle: the connection goes back to the pool until the next post
+                conn = None
+        if conn is not None:
+            conn.close()
 
-    def _commit(self, group: Sequence[tuple[T, Future[R]]]) -> None:
+    def _commit(self, conn: Connection | None, group: Sequence[tuple[T, Future[R]]]) -> Connection | None:
+        """Run the group in one transaction on `conn` (kept while posts keep coming: no pool
+        checkout per group); the connection to use next, None if it had to be dropped."""
         try:
-            with self._engine.begin() as conn:
+            conn = conn if conn is not None else self._engine.connect()
+            with conn.begin():
                 results = [self._work(conn, item) for item, _ in group]
         except self._unavailable as exc:
             for _, future in group:
                 future.set_exception(exc)
-            return
+            _drop(conn)
+            return None
         except Exception:  # noqa: BLE001 - one item's fault: run each on its own
             log.exception("a group of %d failed; committing one by one", len(group))
+            _drop(conn)
             for item, future in group:
                 self._commit_alone(item, future)
-            return
+            return None
         for (_, future), result in zip(group, results, strict=True):
             future.set_result(result)
+        return conn
 
     def _commit_alone(self, item: T, future: Future[R]) -> None:
         try:
@@ -117,6 +136,7 @@ class GroupCommit(Generic[T, R]):
             future.set_exception(exc)
         else:
             future.set_result(result)
+
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Run what is queued, then stop the committer."""
