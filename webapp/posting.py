@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, TextClause, text
+from sqlalchemy import Connection, Dialect, Engine, TextClause, text
+from sqlalchemy.exc import DBAPIError
 
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 
@@ -108,11 +110,32 @@ class PendingComment:
         }
 
 
+@lru_cache(maxsize=8)
+def _driver_sql(stmt: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """The statement as the driver takes it, compiled once per dialect, and the order of its
+    parameters where the driver's style is positional."""
+    compiled = stmt.compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup) if compiled.positiontup else None
+
+
 def insert_pending(conn: Connection, row: PendingComment) -> bool:
     """The pending comment's INSERT in the caller's transaction: True if it went in (every rule
-    allows it, and the video's rules are still those of ``row.rules_version``)."""
+    allows it, and the video's rules are still those of ``row.rules_version``).
+
+    Straight to the driver's cursor (the statement compiled once): this runs once per post, and
+    SQLAlchemy's per-statement machinery would cost more than SQLite executing it."""
     stmt = INSERT_REPLY if row.parent_id is not None else INSERT_TOP_LEVEL
-    return conn.execute(stmt, row.params()).first() is not None
+    sql, order = _driver_sql(stmt, conn.dialect)
+    named = row.params()
+    params: Any = named if order is None else tuple(named[name] for name in order)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def record_pending(engine: Engine, row: PendingComment) -> bool:
