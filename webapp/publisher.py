@@ -90,6 +90,7 @@ class MqttPublisher:
         self._queue: deque[Submission] = deque()
         self._wake = threading.Condition()
         self._closed = False
+        self._idle = False  # the sender waits for work (not lingering): posts must wake it
         self._sender = threading.Thread(target=self._send_forever, name="ingest-sender", daemon=True)
         self._client.connect_async(addr.host, addr.port, keepalive=KEEPALIVE_S)
         self._client.loop_start()
@@ -111,18 +112,20 @@ class MqttPublisher:
             if len(self._queue) >= MAX_QUEUED:
                 raise PublishError(f"{MAX_QUEUED} submissions already wait for the broker")
             self._queue.append(sub)
-            self._wake.notify()
+            if self._idle:  # a lingering sender takes it at its deadline: no wake-up per post
+                self._wake.notify()
 
     def _send_forever(self) -> None:
         sent_at = float("-inf")
         while True:
             with self._wake:
+                self._idle = True
                 while not self._queue and not self._closed:
                     self._wake.wait()
+                self._idle = False
                 # Sent a moment ago: let what arrives in the next few ms join this message. A
                 # quiet moment's post goes at once; under load one message carries many.
-                linger = sent_at + INGEST_LINGER_S - time.monotonic()
-                if linger > 0 and not self._closed:
+                while (linger := sent_at + INGEST_LINGER_S - time.monotonic()) > 0 and not self._closed:
                     self._wake.wait(linger)
                 if not self._queue:
                     return
