@@ -527,3 +527,19 @@ def test_settings_changed_by_another_web_process_apply_to_the_next_post(
         assert comment_count(app) == 1
     finally:
         close_app(other)
+
+
+def test_a_retry_is_answered_even_when_the_limit_is_reached(tmp_path: Path, alice: dict[str, str]) -> None:
+    app, _publisher = make_test_app(tmp_path / "limited", rate_limit_count=1)
+    try:
+        add_video(app, "v1")
+        client = app.test_client()
+        first = post(client, {"text": "once"}, {**alice, "Idempotency-Key": "k1"})
+        assert first.status_code == 202
+        retry = post(client, {"text": "once"}, {**alice, "Idempotency-Key": "k1"})
+        assert retry.status_code == 202 and retry.get_json() == first.get_json()
+        other = post(client, {"text": "twice"}, {**alice, "Idempotency-Key": "k2"})
+        assert other.status_code == 429 and other.headers["Retry-After"]
+        assert comment_count(app) == 1
+    finally:
+        close_app(app)

@@ -12,7 +12,6 @@ from ulid import ULID
 from livecomments.models import ChatState, Comment, CommentStatus, Video, VideoStatus
 from livecomments.tokens import Identity
 from livecomments.validation import FieldError, check_ulid, clean_text
-from livecomments.wire import Submission
 from moderation.policy import screen_text
 from moderation.ratelimit import Limits
 from webapp import auth, moderation_store, store
@@ -71,6 +70,18 @@ def _earlier(draft: Draft) -> Comment | None:
     if draft.idempotency_key is None:
         return None
     return store.find_by_idempotency_key(draft.user_id, draft.idempotency_key)
+
+
+def _replay_if_retry(draft: Draft) -> Response | None:
+    """The answer to a retry of a recorded post (its first id), or None; the read's transaction
+    ends here (on SQLite it would hold the write lock until the request ends)."""
+    try:
+        earlier = _earlier(draft)
+        return None if earlier is None else _replay(earlier, draft)
+    except UNAVAILABLE_ERRORS as exc:
+        raise _unrecorded(exc) from exc
+    finally:
+        db.session.rollback()
 
 
 def _replay(row: Comment, draft: Draft) -> Response:
@@ -185,9 +196,9 @@ def _refusal(draft: Draft, now: int) -> Response | None:
     (raised). None when every rule passes now: the rules the door used were out of date.
     Only refused posts read these rows; an accepted post never does."""
     try:
-        earlier = _earlier(draft)
-        if earlier is not None:
-            return _replay(earlier, draft)
+        replayed = _replay_if_retry(draft)
+        if replayed is not None:
+            return replayed
         _check_video(store.get_video(draft.video_id), draft.video_id)
         _check_parent(draft)
         _check_ban(draft, now)
@@ -201,9 +212,8 @@ def _refusal(draft: Draft, now: int) -> Response | None:
 def _hand_to_bridge(row: PendingComment) -> None:
     """Publish after COMMIT. On failure the row stays pending and the bridge's sweeper re-drives it."""
     state = app_state()
-    sub = Submission(row.id, row.video_id, row.user_id, row.user_name, row.text, row.parent_id, row.ts)
     try:
-        state.publisher.publish_submission(sub)
+        state.publisher.publish_submission(row.submission())
     except Exception as exc:  # noqa: BLE001 - the row is durable; never fail the request here
         state.metrics.publish_failures.inc()
         log.warning("comment %s recorded but not published now (%s); the sweeper will re-drive it", row.id, exc)
@@ -242,8 +252,9 @@ def post_comment(video_id: str) -> Response:
     try:
         _limit(who, rules, draft, now)
     except ApiError:
-        if draft.idempotency_key is not None and (earlier := _earlier(draft)) is not None:
-            return _replay(earlier, draft)  # a retry of a recorded post is answered, not limited
+        replayed = _replay_if_retry(draft)  # a retry of a recorded post is answered, not limited
+        if replayed is not None:
+            return replayed
         raise
     for _attempt in range(2):
         row = _pending(draft, rules, now)

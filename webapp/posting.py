@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Dialect, Engine, TextClause, text
 from sqlalchemy.exc import DBAPIError
 
 from livecomments.models import ChatState, CommentStatus, VideoStatus
+from livecomments.wire import Submission
 
 RULES_TTL_S = 1.0
 RULES_CACHE_MAX = 10_000  # videos whose rules one process keeps; the oldest entries go first
@@ -93,6 +94,10 @@ class PendingComment:
     idempotency_key: str | None
     by_moderator: bool
     rules_version: int  # of the rules the door screened it with
+
+    def submission(self) -> Submission:
+        """What the web app hands to the bridge once the row is committed."""
+        return Submission(self.id, self.video_id, self.user_id, self.user_name, self.text, self.parent_id, self.ts)
 
     def params(self) -> dict[str, Any]:
         return {
