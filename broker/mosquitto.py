@@ -41,7 +41,7 @@ from typing import Literal
 
 from broker import acl
 from livecomments import ports
-from livecomments.config import ConfigError, Settings
+from livecomments.config import BRIDGE_BATCH_MAX, ConfigError, Settings
 from livecomments.credentials import ROLE_BRIDGE, ROLE_SERVICE, SERVICE_ACCOUNTS, ensure_credentials
 from livecomments.topics import Topics
 
@@ -271,7 +271,7 @@ class BrokerConfig:
     listeners: tuple[Listener, ...]
     topics: Topics = field(default_factory=Topics)
     recent_size: int = 50
-    batch_max: int = 500
+    batch_max: int = BRIDGE_BATCH_MAX
     bridges: tuple[Bridge, ...] = ()
 
 

@@ -19,6 +19,9 @@ class ConfigError(ValueError):
     pass
 
 
+BRIDGE_BATCH_MAX = 1000  # the default: submissions the bridge decides in one transaction at most
+
+
 @dataclass(frozen=True)
 class Partition:
     """Which share of the videos one bridge instance handles."""
@@ -61,7 +64,7 @@ class Settings:
     web_threads: int = 16  # threads per web process (requests mostly wait on the database)
     web_workers: int = 0  # `livecomments web` worker processes; 0: one per core
     bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own
-    bridge_batch_max: int = 1000  # submissions decided in one transaction at most
+    bridge_batch_max: int = BRIDGE_BATCH_MAX  # submissions decided in one transaction at most
     # Several bridges split the videos between them: "i/N" makes this one handle the videos
     # whose partition (crc32 of the id, mod N) is i. One video, one bridge: one writer of its seq.
     bridge_partition: str = "0/1"

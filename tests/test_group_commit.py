@@ -61,10 +61,11 @@ def run_all(gc: GroupCommit[int, int], items: list[int]) -> dict[int, Any]:
 
 
 def test_concurrent_items_share_commits_and_each_gets_its_result(engine: Engine) -> None:
-    gate = threading.Event()
+    gate, running = threading.Event(), threading.Event()
 
     def slow_first(conn: Connection, k: int) -> int:
         if k == 0:
+            running.set()
             gate.wait(10)  # hold the first group open while the others queue up
         return insert(conn, k)
 
@@ -73,6 +74,7 @@ def test_concurrent_items_share_commits_and_each_gets_its_result(engine: Engine)
     try:
         first = threading.Thread(target=gc.run, args=(0,))
         first.start()
+        assert running.wait(10)  # the first runs alone: the others queue behind it
         others = threading.Thread(target=lambda: results.update(run_all(gc, list(range(1, 41)))))
         results: dict[int, Any] = {}
         others.start()
