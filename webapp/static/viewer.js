@@ -1,6 +1,6 @@
 // The viewer page: MQTT over WebSocket straight to the broker (MQTT.js), the DOM, and posting
 // over HTTP. What to render and what to fetch is decided by stream.js; which topics to hold by
-// subscriptions.js (`recent` only until its snapshot came); when to reconnect by backoff.js; what
+// subscriptions.js (`recent` only for a short grace after its snapshot came); when to reconnect by backoff.js; what
 // a failed post means by posting.js; reaction counts by reactions.js; who may do what by
 // moderation.js; the moderator's panels are panels.js. User text only ever goes in textContent.
 
@@ -671,6 +671,9 @@ function connect() {
     clientId: `viewer-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
   });
   let over = false;
+  let session = 0; // this connection's session in subscriptions.js
+  let leaveTimer = 0;
+  let leaveTimerAt = null;
   const watchdog = setTimeout(() => lost("no subscription in time"), SUBSCRIBE_TIMEOUT_MS);
 
   function lost(reason) {
@@ -678,6 +681,7 @@ function connect() {
     over = true;
     subscriptions.disconnected();
     clearTimeout(watchdog);
+    clearTimeout(leaveTimer);
     client.end(true);
     if (reason) console.info(`broker ${url}: ${reason}`);
     scheduleRetry();
@@ -691,9 +695,24 @@ function connect() {
     });
   }
 
+  /** A timer for when subscriptions.js leaves `recent` (its grace over), moved when that time moves
+   * (the first snapshot came). */
+  function armLeave() {
+    const at = subscriptions.leaveAt;
+    if (over || at === leaveTimerAt) return;
+    clearTimeout(leaveTimer);
+    leaveTimerAt = at;
+    if (at === null) return;
+    leaveTimer = setTimeout(() => {
+      leaveTimerAt = null;
+      leave(subscriptions.due(session, Date.now()));
+      armLeave();
+    }, Math.max(0, at - Date.now()));
+  }
+
   client.on("connect", () => {
     const wanted = subscriptions.connected();
-    const session = subscriptions.session;
+    session = subscriptions.session;
     client.subscribe(wanted, { qos: 0 }, (err, granted) => {
       if (over) return;
       if (err || !granted || granted.some((g) => g.qos === 128)) {
@@ -702,14 +721,16 @@ function connect() {
       }
       clearTimeout(watchdog);
       failover.connected(Date.now());
-      // No retained `recent` by then (a video without comments yet): stop waiting for one.
-      setTimeout(() => leave(subscriptions.waitOver(session)), SNAPSHOT_WAIT_MS);
+      // `recent` is left RECENT_GRACE_MS after its snapshot, or after the wait for one is over.
+      subscriptions.subscribed(Date.now());
+      armLeave();
       up();
     });
   });
   client.on("message", (topic, payload, packet) => {
     if (over) return;
-    leave(subscriptions.message(topic, payload.length));
+    leave(subscriptions.message(topic, payload.length, Date.now()));
+    armLeave();
     receive(topic, payload, Boolean(packet.retain));
   });
   client.on("close", () => lost(""));
