@@ -4,6 +4,7 @@ A small TCP proxy in front of the broker cuts clients off and lets them back."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from tests.apikit import Api
 from tests.conftest import ROOT, Stack
 from tests.mqttkit import Collector
 from viewer import BrokerURL, Event, EventType, LiveClient, Source
-from viewer.client import mask_every_frame
+from viewer.client import RECENT_GRACE_S, mask_every_frame, recent_leave_at
 from viewer.watch import Renderer, default_broker, default_http, safe, use_colour
 
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.5}  # reconnect quickly in tests
@@ -253,13 +254,57 @@ def test_recent_seeds_the_view_then_live_events_follow_in_order(system: System) 
     assert client.stats.history_requests == 0  # nothing was missed, nothing fetched
 
 
+@dataclass
+class Connection:
+    """What one of a client's connections did with `recent`, timed on its network thread."""
+
+    recent: list[float]  # when each `recent` arrived
+    left: float | None = None  # when it unsubscribed from `recent`
+    after_left: int = 0  # `recent` messages that arrived after that (in flight meanwhile)
+
+
+def watch_recent(client: LiveClient) -> list[Connection]:
+    """Record, per connection, when `recent` came and when the client left it."""
+    connections: list[Connection] = []
+    make = client._paho_client
+
+    def instrumented(broker: BrokerURL, state: dict[str, object]) -> paho.Client:
+        c = make(broker, state)
+        conn = Connection([])
+        connections.append(conn)
+        on_message, unsubscribe = c.on_message, c.unsubscribe
+
+        def timed_message(cl: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+            if msg.topic == "live/videos/v1/recent":
+                if conn.left is None:
+                    conn.recent.append(time.monotonic())
+                else:
+                    conn.after_left += 1
+            assert on_message is not None
+            on_message(cl, userdata, msg)
+
+        def timed_unsubscribe(topic: str, *args: object, **kwargs: object) -> object:
+            if topic == "live/videos/v1/recent" and conn.left is None:
+                conn.left = time.monotonic()
+            return unsubscribe(topic, *args, **kwargs)  # type: ignore[arg-type]
+
+        c.on_message = timed_message
+        c.unsubscribe = timed_unsubscribe  # type: ignore[method-assign]
+        return c
+
+    client._paho_client = instrumented  # type: ignore[method-assign]
+    return connections
+
+
 def test_recent_is_taken_once_per_connection_then_left(system: System, proxy: Proxy) -> None:
-    """The bridge republishes `recent` after every batch; the client takes the retained snapshot
-    and unsubscribes, so it gets one per connection, however many comments follow."""
+    """The bridge republishes `recent` after every batch; the client takes the retained snapshot,
+    keeps the topic for RECENT_GRACE_S (a fresher one may follow), and unsubscribes, so it gets
+    only those of each connection's grace, however many comments follow."""
     before = [system.post(f"before {i}") for i in range(3)]
     wait_published(system, 3)
     rec = Recorder()
     client = LiveClient("v1", [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST)
+    connections = watch_recent(client)
     snapshots: list[bytes] = []  # what reached the worker on `recent`
     handle = client._on_message
 
@@ -268,10 +313,18 @@ def test_recent_is_taken_once_per_connection_then_left(system: System, proxy: Pr
             snapshots.append(payload)
         handle(topic, payload)
 
+    def left_after_the_grace(n: int) -> int:
+        """Waits until connection `n` left `recent`; checks it kept it for the grace; the count taken."""
+        rec.wait_for(lambda: len(connections) > n and connections[n].left is not None, what=f"leaving recent ({n})")
+        conn = connections[n]
+        assert conn.recent, "the retained snapshot came"
+        assert conn.left is not None and conn.left - conn.recent[0] >= RECENT_GRACE_S, "kept for the grace"
+        return len(conn.recent)
+
     client._on_message = counting  # type: ignore[method-assign]
     with client:
         rec.wait_for(lambda: rec.ids() == before, what="the snapshot")
-        assert len(snapshots) == 1
+        taken = left_after_the_grace(0)
         time.sleep(0.2)  # the UNSUBSCRIBE on its way
         live = []
         for i in range(4):  # one at a time: a `recent` is republished after each
@@ -279,19 +332,21 @@ def test_recent_is_taken_once_per_connection_then_left(system: System, proxy: Pr
             rec.wait_for(lambda: rec.ids()[-1:] == live[-1:], what=f"live {i}")
             wait_published(system, 4 + i)
         time.sleep(0.3)  # what the broker sent wait_published's subscriber, it sent the client too
-        assert len(snapshots) == 1, f"no `recent` after the snapshot, got {len(snapshots)}"
+        assert len(snapshots) == taken, f"no `recent` after the grace, got {len(snapshots)} for {taken}"
+        assert connections[0].after_left == 0
 
-        proxy.down()  # a new connection takes a fresh snapshot, and leaves it again
+        proxy.down()  # a new connection takes a fresh snapshot, and leaves it again after the grace
         proxy.up()
-        rec.wait_for(lambda: client.stats.connections >= 2 and len(snapshots) >= 2,
-                     what="the snapshot of the second connection")
+        rec.wait_for(lambda: client.stats.connections >= 2, what="the second connection")
+        taken += left_after_the_grace(1)
         time.sleep(0.2)
         after = system.post("after the reconnect")
         rec.wait_for(lambda: after in rec.ids(), what="the comment after the reconnect")
         wait_published(system, 8)
         time.sleep(0.3)
-        assert len(snapshots) == 2
-    assert client.stats.recent_messages == 2
+        assert len(snapshots) == taken, "no `recent` after the second grace either"
+        assert connections[1].after_left == 0
+    assert client.stats.recent_messages == taken
     assert_exactly_once_in_order(rec.comments(), [*before, *live, after])
 
 
@@ -595,6 +650,33 @@ def test_websocket_control_frames_are_masked() -> None:
         frame = wrapper._create_frame(opcode, bytearray(b"hi"), 0)
         assert frame[1] & 0x80 and len(frame) == 2 + 4 + 2  # mask bit, 4-byte key, masked payload
     mask_every_frame(object())  # anything else: left alone
+
+
+def test_recent_is_left_the_grace_after_its_first_snapshot_or_after_the_wait() -> None:
+    assert RECENT_GRACE_S == 1.0  # as webapp/static/subscriptions.js RECENT_GRACE_MS
+    assert recent_leave_at(100.0, 1.0, 100.02) == 100.02 + RECENT_GRACE_S  # the snapshot came at once
+    assert recent_leave_at(100.0, 1.0) == 101.0 + RECENT_GRACE_S  # none came: after the wait, the grace
+    assert recent_leave_at(100.0, 1.0, 101.5) == 101.0 + RECENT_GRACE_S  # one after the wait does not start it again
+
+
+def test_a_fresher_recent_of_the_grace_is_applied_like_the_first() -> None:
+    """The retained snapshot lacks comment 2 (its event went out before we subscribed); the
+    `recent` republished for it, within the grace, brings it; one already shown is not shown again."""
+    rec = Recorder()
+    client = LiveClient("v1", ["mqtt://127.0.0.1:1"], http=None, on_event=rec)  # not started: no IO
+
+    def comment(seq: int) -> dict[str, object]:
+        return {"id": f"c{seq}", "seq": seq, "video_id": "v1", "parent_id": None, "text": f"text {seq}",
+                "user": {"id": "alice", "name": "Alice"}}
+
+    def recent(seq: int) -> bytes:
+        return json.dumps({"video_id": "v1", "seq": seq, "comments": [comment(s) for s in range(1, seq + 1)]}).encode()
+
+    client._on_message("live/videos/v1/recent", recent(1))
+    client._on_message("live/videos/v1/recent", recent(2))
+    client._on_message("live/videos/v1/recent", recent(2))
+    assert [(e.id, e.source) for e in rec.comments()] == [("c1", Source.RECENT), ("c2", Source.RECENT)]
+    assert client.last_seq == 2
 
 
 def test_client_refuses_bad_arguments() -> None:

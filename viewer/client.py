@@ -10,8 +10,9 @@ Two threads, no shared paho calls between them:
 The ordering, de-duplication and gap rules live in `viewer.sequencer`; the reconnect
 schedule in `viewer.backoff`. This module is only the glue.
 
-Each connection takes the retained `recent` snapshot once and unsubscribes from it (the bridge
-republishes it after every batch; docs/client.md, "Which topics to stay on", says why).
+Each connection takes the retained `recent` snapshot, keeps the topic for RECENT_GRACE_S more (a
+fresher one may follow: the retained one can be a republish interval old), and unsubscribes from
+it (the bridge republishes it after every batch; docs/client.md, "Which topics to stay on", says why).
 """
 
 from __future__ import annotations
@@ -43,6 +44,22 @@ from viewer.sequencer import Event, EventType, Fetch, Sequencer, Source, Step
 log = logging.getLogger("livecomments.viewer")
 
 EventCallback = Callable[[Event], None]
+
+# How long a connection keeps `recent` after its first snapshot (or after `seed_timeout` without
+# one), as webapp/static/subscriptions.js RECENT_GRACE_MS: the bridge republishes `recent` at most
+# 250 ms after a change, so the retained snapshot may lack the comment of an event sent just before
+# we subscribed, and the fresh one brings it.
+RECENT_GRACE_S = 1.0
+
+
+def recent_leave_at(subscribed_at: float, wait: float, first_snapshot_at: float | None = None) -> float:
+    """When a connection leaves `recent`: RECENT_GRACE_S after its first snapshot came, or after the
+    wait for one (`wait` seconds from `subscribed_at`) is over, whichever is first. Any clock."""
+    start = subscribed_at + wait
+    if first_snapshot_at is not None:
+        start = min(start, first_snapshot_at)
+    return start + RECENT_GRACE_S
+
 
 _DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883, "ws": 80, "wss": 443}
 
@@ -103,7 +120,7 @@ class Stats:
     history_requests: int = 0
     from_history: int = 0  # events emitted from history (gap repair)
     emitted: int = 0
-    recent_messages: int = 0  # `recent` snapshots received: one per connection, give or take one in flight
+    recent_messages: int = 0  # `recent` snapshots received: those of each connection's grace, and any in flight
 
 
 def set_nodelay(sock: Any) -> None:
@@ -297,7 +314,8 @@ class LiveClient:
         deadline = time.monotonic() + self.connect_timeout
         reason = "connection lost"
         while not self._stopping.is_set():
-            rc = client.loop(timeout=0.2)
+            until = state["recent_until"]
+            rc = client.loop(timeout=0.2 if until is None else min(0.2, max(0.0, until - time.monotonic())))
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 reason = paho.error_string(rc)
                 break
@@ -308,8 +326,8 @@ class LiveClient:
                 reason = f"not subscribed within {self.connect_timeout}s"
                 break
             until = state["recent_until"]
-            if until is not None and time.monotonic() > until:
-                self._leave_recent(client, state)  # no retained `recent` (no comment yet): the worker seeds from HTTP
+            if until is not None and time.monotonic() >= until:
+                self._leave_recent(client, state)  # the grace is over (or no `recent` came, and it was waited for)
         if self._stopping.is_set():
             reason = "stopped"
         self._subscribed.clear()
@@ -362,7 +380,8 @@ class LiveClient:
                 return
             state["subscribed"] = True
             if state.get("holding_recent"):
-                state["recent_until"] = time.monotonic() + self.seed_timeout
+                state["subscribed_at"] = time.monotonic()
+                state["recent_until"] = recent_leave_at(state["subscribed_at"], self.seed_timeout)
             self._url = broker.url
             self._plan.succeeded()
             self.stats.connections += 1
@@ -373,7 +392,13 @@ class LiveClient:
         def on_message(c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
             if msg.topic == self._topic_recent:
                 self.stats.recent_messages += 1
-                self._leave_recent(c, state)  # the snapshot is taken: later ones are the stream again
+                now = time.monotonic()
+                if state.get("holding_recent") and state.get("first_recent_at") is None and "subscribed_at" in state:
+                    state["first_recent_at"] = now  # the grace runs from here
+                    state["recent_until"] = recent_leave_at(state["subscribed_at"], self.seed_timeout, now)
+                until = state["recent_until"]
+                if until is not None and now >= until:
+                    self._leave_recent(c, state)
             self._inbox.put(("message", msg.topic, bytes(msg.payload)))
 
         client.on_socket_open = on_socket_open
@@ -383,11 +408,12 @@ class LiveClient:
         return client
 
     def _leave_recent(self, client: paho.Client, state: dict[str, Any]) -> None:
-        """Unsubscribe from `recent`, once per connection (network thread only).
+        """Unsubscribe from `recent`, once per connection, when its grace is over (network thread only).
 
         `recent` is a snapshot to join with: the bridge republishes it (the last 50 comments,
         ~11 KB) up to 4 times a second while comments come, and all of it also arrives as events
-        on `comments`. Staying subscribed would multiply a viewer's bytes for nothing.
+        on `comments`. Staying subscribed would multiply a viewer's bytes for nothing; the grace
+        (RECENT_GRACE_S) costs at most ~4 more per connection.
         """
         state["recent_until"] = None
         if state.get("holding_recent"):
@@ -445,6 +471,10 @@ class LiveClient:
             self._apply(self._sequencer.batch(doc))
         elif topic == self._topic_recent:
             was_seeded = self._sequencer.seeded
+            if was_seeded:
+                # A fresher snapshot (one of the grace, or a reconnect's): its comments are applied like
+                # the first one's; those already emitted are dropped (by seq and id), gaps are fetched.
+                self._apply(self._sequencer.events(_snapshot_events(doc), Source.RECENT))
             self._apply(self._sequencer.recent(doc))
             if self._sequencer.seeded:
                 self._seed_at = self._seed_deadline = None
@@ -571,6 +601,18 @@ class LiveClient:
             raise HistoryError(f"GET {path}: HTTP {exc.code}", exc.code) from exc
         except (URLError, OSError, ValueError) as exc:
             raise HistoryError(f"GET {path}: {exc}") from exc
+
+
+def _snapshot_events(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The comments of a `recent` payload as `comment` events, those up to its `seq`."""
+    seq, comments = snapshot.get("seq"), snapshot.get("comments")
+    if not isinstance(seq, int) or not isinstance(comments, list):
+        return []
+    return [
+        {"type": EventType.COMMENT.value, "seq": c.get("seq"), "comment": c}
+        for c in comments
+        if isinstance(c, dict) and isinstance(c.get("seq"), int) and c["seq"] <= seq
+    ]
 
 
 def _comments_of(doc: Any) -> list[dict[str, Any]]:
