@@ -3,7 +3,7 @@ hard limit, and talks to the coordinator over a multiprocessing pipe.
 
 - `viewers`: many cheap MQTT viewers (TCP or WebSocket) that record which benchmark
   comments each one got, when, and how many messages and bytes per second it was sent;
-  like the page, each takes the retained `recent` once and unsubscribes from it.
+  like the page, each takes the retained `recent`, keeps it for RECENT_GRACE_S, and unsubscribes.
 - `posters`: post comments over HTTP (aiohttp) on an open-loop schedule; record the 202s.
 - `bare_publisher`: the bare-broker phase: one plain message per comment, QoS 0.
 - `ingest`: submissions straight onto ingest/, QoS 1, closed loop (as fast as it is taken).
@@ -49,12 +49,22 @@ Counter = Synchronized  # a multiprocessing.Value("q")
 PING_EVERY_S = 45.0
 PROGRESS_EVERY_S = 0.2
 SNAPSHOT_WAIT_S = 1.5  # as webapp/static/subscriptions.js: no retained `recent` by then, none is waited for
+RECENT_GRACE_S = 1.0  # as subscriptions.js RECENT_GRACE_MS: `recent` is kept this long after its first snapshot
 UNSUBSCRIBE = 0xA2  # MQTT 3.1.1 UNSUBSCRIBE, with its reserved flags
 
 
 def unsubscribe_packet(packet_id: int, topics: list[str]) -> bytes:
     body = struct.pack("!H", packet_id) + b"".join(mqtt.encode_str(t) for t in topics)
     return bytes([UNSUBSCRIBE]) + mqtt.encode_length(len(body)) + body
+
+
+def snapshot_leave_at(subscribed_ns: int, first_snapshot_ns: int | None = None) -> int:
+    """When a viewer leaves its snapshot topics, as the page does: RECENT_GRACE_S after the first
+    snapshot came, or after SNAPSHOT_WAIT_S without one, whichever is first (monotonic ns)."""
+    start = subscribed_ns + int(SNAPSHOT_WAIT_S * 1e9)
+    if first_snapshot_ns is not None:
+        start = min(start, first_snapshot_ns)
+    return start + int(RECENT_GRACE_S * 1e9)
 
 
 def publish_size(body_length: int) -> int:
@@ -169,8 +179,8 @@ class ViewerConfig:
     origin_ns: int  # second 0 of the per-second message counts
     connect_concurrency: int = 64
     keepalive: int = 120
-    # Topics with these last parts are left after their first message (the retained snapshot) or
-    # after SNAPSHOT_WAIT_S without one, as the page leaves `recent`.
+    # Topics with these last parts are left RECENT_GRACE_S after their first message (the retained
+    # snapshot) or after SNAPSHOT_WAIT_S without one, as the page leaves `recent` (snapshot_leave_at).
     snapshot_leaves: tuple[str, ...] = ("recent",)
 
 
@@ -186,6 +196,8 @@ class ViewerState:
     batch_bytes_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     bytes_by_topic: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     holding: set[bytes] = field(default_factory=set)  # snapshot topics not left yet
+    subscribed_ns: int | None = None  # when the SUBACK came (monotonic ns)
+    first_snapshot_ns: int | None = None  # when the first snapshot came
 
 
 class ViewerGroup:
@@ -199,6 +211,8 @@ class ViewerGroup:
         self.received = 0  # benchmark comments, all viewers
         self._parsed: dict[bytes, list[tuple[int, int, int]]] = {}
         self.connections: list[MqttConnection] = []
+        # How a leave is scheduled: (delay in s, callback); the running loop's call_later by default.
+        self.call_later: Callable[[float, Callable[[], None]], object] | None = None
 
     def on_publish(self, conn: MqttConnection, packet: mqtt.Packet, now: int) -> None:
         state: ViewerState = conn.tag
@@ -213,8 +227,11 @@ class ViewerGroup:
         state.bytes_total += size
         state.bytes_per_second[second] += size
         state.bytes_by_topic[name] += size
-        if topic in state.holding:
-            self.leave(conn, topic)  # the snapshot is taken
+        if topic in state.holding:  # a snapshot: the first one starts the grace
+            if state.first_snapshot_ns is None:
+                state.first_snapshot_ns = now
+                self.arm(conn, now)
+            self.leave_due(conn, now)
         if topic not in self.timed:
             return
         state.batch_bytes += size
@@ -238,9 +255,38 @@ class ViewerGroup:
         conn.tag = ViewerState(holding=set(self.snapshot_topics))
         await conn.subscribe([(t, 0) for t in self.config.topics])
         self.connections.append(conn)
-        if conn.tag.holding:
-            asyncio.get_running_loop().call_later(SNAPSHOT_WAIT_S, self.leave_all, conn)
+        self.subscribed(conn, time.monotonic_ns())
         return (time.monotonic() - started) * 1000
+
+    def subscribed(self, conn: MqttConnection, now: int) -> None:
+        """The SUBACK came at `now`: the wait for the snapshot starts."""
+        conn.tag.subscribed_ns = now
+        self.arm(conn, now)
+
+    def leave_at(self, state: ViewerState) -> int | None:
+        """When the snapshot topics are left (monotonic ns), or None: none held, or not subscribed."""
+        if not state.holding or state.subscribed_ns is None:
+            return None
+        return snapshot_leave_at(state.subscribed_ns, state.first_snapshot_ns)
+
+    def arm(self, conn: MqttConnection, now: int) -> None:
+        """A timer for leave_at (again when it moved: the first snapshot came)."""
+        at = self.leave_at(conn.tag)
+        if at is None:
+            return
+        later = self.call_later or asyncio.get_running_loop().call_later
+        later(max(0, at - now) / 1e9, lambda: self.on_timer(conn))
+
+    def on_timer(self, conn: MqttConnection) -> None:
+        now = time.monotonic_ns()
+        self.leave_due(conn, now)
+        self.arm(conn, now)  # a timer a moment early (the loop's clock): once more; nothing once left
+
+    def leave_due(self, conn: MqttConnection, now: int) -> None:
+        """Leave the snapshot topics if their time has come by `now`."""
+        at = self.leave_at(conn.tag)
+        if at is not None and now >= at:
+            self.leave_all(conn)
 
     def leave(self, conn: MqttConnection, topic: bytes) -> None:
         """Unsubscribe from a snapshot topic (the UNSUBACK is not waited for)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import orjson
@@ -50,12 +51,15 @@ from bench.stats import (
     total_loss,
 )
 from bench.workers import (
+    RECENT_GRACE_S,
+    SNAPSHOT_WAIT_S,
     ViewerConfig,
     ViewerGroup,
     ViewerState,
     bare_payload,
     ingest_submission,
     publish_size,
+    snapshot_leave_at,
     unsubscribe_packet,
 )
 
@@ -521,11 +525,15 @@ class FakeConnection:
 TOPICS = ["live/videos/v/comments", "live/videos/v/recent", "live/videos/v/state"]
 
 
-def viewer_group() -> tuple[ViewerGroup, FakeConnection]:
+def viewer_group(subscribed_s: float = 0.0) -> tuple[ViewerGroup, FakeConnection, list[float]]:
+    """One viewer, subscribed at `subscribed_s`; the delays of the timers it set (none run)."""
     group = ViewerGroup(ViewerConfig(0, 1, "mqtt://127.0.0.1:1883", TOPICS, [TOPICS[0]], origin_ns=0))
+    timers: list[float] = []
+    group.call_later = lambda delay, _callback: timers.append(delay)
     conn = FakeConnection(ViewerState(holding=set(group.snapshot_topics)))
     group.connections.append(conn)  # type: ignore[arg-type]
-    return group, conn
+    group.subscribed(conn, int(subscribed_s * 1e9))  # type: ignore[arg-type]
+    return group, conn, timers
 
 
 def deliver(group: ViewerGroup, conn: FakeConnection, topic: str, payload: bytes, at_s: float) -> int:
@@ -535,34 +543,66 @@ def deliver(group: ViewerGroup, conn: FakeConnection, topic: str, payload: bytes
     return len(raw)
 
 
-def test_viewers_take_recent_once_then_leave_it_and_count_bytes_by_kind() -> None:
-    group, conn = viewer_group()
+def due(group: ViewerGroup, conn: FakeConnection, at_s: float) -> None:
+    """A leave timer fires at `at_s`."""
+    group.leave_due(conn, int(at_s * 1e9))  # type: ignore[arg-type]
+
+
+def test_the_snapshot_grace_rule() -> None:
+    assert RECENT_GRACE_S == 1.0  # as webapp/static/subscriptions.js RECENT_GRACE_MS and viewer/client.py
+    assert snapshot_leave_at(10**9, 10**9 + 20_000_000) == 2 * 10**9 + 20_000_000  # the snapshot + the grace
+    assert snapshot_leave_at(10**9) == int((1 + SNAPSHOT_WAIT_S + RECENT_GRACE_S) * 1e9)  # none: the wait + the grace
+    late = int((1 + SNAPSHOT_WAIT_S + 0.3) * 1e9)
+    assert snapshot_leave_at(10**9, late) == int((1 + SNAPSHOT_WAIT_S + RECENT_GRACE_S) * 1e9), "no second start"
+
+
+def test_viewers_keep_recent_for_the_grace_then_leave_it_and_count_bytes_by_kind() -> None:
+    group, conn, timers = viewer_group()
     assert group.snapshot_topics == {TOPICS[1].encode()}
+    assert timers == [pytest.approx(SNAPSHOT_WAIT_S + RECENT_GRACE_S)]
     snapshot = b'{"video_id":"v","seq":0,"comments":[]}' + b" " * 200
     recent = deliver(group, conn, TOPICS[1], snapshot, 0.1)
-    assert conn.sent == [unsubscribe_packet(1, [TOPICS[1]])], "left after the retained snapshot"
-    assert deliver(group, conn, TOPICS[1], snapshot, 0.2) == recent  # sent before the UNSUBACK
+    assert conn.sent == [], "kept after the retained snapshot"
+    assert timers[1:] == [pytest.approx(RECENT_GRACE_S)], "the grace from the snapshot"
+    assert deliver(group, conn, TOPICS[1], snapshot, 0.35) == recent  # a fresher one, in the grace
+    assert conn.sent == [] and len(timers) == 2, "the grace runs from the first one"
+    due(group, conn, 0.1 + RECENT_GRACE_S - 0.001)
+    assert conn.sent == [], "not before its time"
+    due(group, conn, 0.1 + RECENT_GRACE_S)
+    assert conn.sent == [unsubscribe_packet(1, [TOPICS[1]])], "left after the grace"
+    deliver(group, conn, TOPICS[1], snapshot, 1.15)  # sent before the UNSUBACK
     assert len(conn.sent) == 1, "left once"
     state_size = deliver(group, conn, TOPICS[2], b'{"chat":"open"}', 1.2)
     batch = deliver(group, conn, TOPICS[0], bare_payload(Phase.MEASURE, 1, 5), 1.5)
-    group.leave_all(conn)  # the snapshot wait is over: nothing left to leave
+    due(group, conn, SNAPSHOT_WAIT_S + RECENT_GRACE_S)  # the first timer: nothing left to leave
     assert len(conn.sent) == 1
+    assert deliver(group, conn, TOPICS[1], snapshot, 3.0) and len(conn.sent) == 1, "nothing held after the grace"
 
     [viewer] = group.results({})["viewers"]
-    assert viewer["messages"] == 4
-    assert viewer["bytes"] == 2 * recent + state_size + batch
+    assert viewer["messages"] == 6
+    assert viewer["bytes"] == 4 * recent + state_size + batch
     assert viewer["batch_bytes"] == batch
-    assert viewer["bytes_per_second"] == {0: 2 * recent, 1: state_size + batch}
+    assert viewer["bytes_per_second"] == {0: 2 * recent, 1: recent + state_size + batch, 3: recent}
     assert viewer["batch_bytes_per_second"] == {1: batch}
-    assert viewer["bytes_by_topic"] == {TOPICS[1]: 2 * recent, TOPICS[2]: state_size, TOPICS[0]: batch}
+    assert viewer["bytes_by_topic"] == {TOPICS[1]: 4 * recent, TOPICS[2]: state_size, TOPICS[0]: batch}
 
 
-def test_viewers_without_a_retained_recent_leave_it_after_the_wait() -> None:
-    group, conn = viewer_group()
-    group.leave_all(conn)
+def test_viewers_without_a_retained_recent_leave_it_the_grace_after_the_wait() -> None:
+    group, conn, _timers = viewer_group()
+    due(group, conn, SNAPSHOT_WAIT_S)
+    assert conn.sent == [], "the wait is over: the grace begins"
+    deliver(group, conn, TOPICS[1], b'{"video_id":"v","seq":1,"comments":[]}', SNAPSHOT_WAIT_S + 0.2)
+    assert conn.sent == [], "one of the grace is taken, and does not start it again"
+    due(group, conn, SNAPSHOT_WAIT_S + RECENT_GRACE_S)
     assert conn.sent == [unsubscribe_packet(1, [TOPICS[1]])]
-    deliver(group, conn, TOPICS[1], b'{"video_id":"v","seq":1,"comments":[]}', 2.0)  # in flight meanwhile
+    deliver(group, conn, TOPICS[1], b'{"video_id":"v","seq":2,"comments":[]}', 3.0)  # in flight meanwhile
     assert len(conn.sent) == 1
+
+
+def test_a_viewers_leave_timer_that_fires_early_is_set_again() -> None:
+    group, conn, timers = viewer_group(subscribed_s=time.monotonic() + 60)  # its time is a minute away
+    group.on_timer(conn)  # type: ignore[arg-type]
+    assert conn.sent == [] and len(timers) == 2, "still held, and a timer again"
 
 
 # --- a tiny real run -----------------------------------------------------------------------------------
