@@ -4,7 +4,6 @@ A small TCP proxy in front of the broker cuts clients off and lets them back."""
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import subprocess
@@ -657,26 +656,6 @@ def test_recent_is_left_the_grace_after_its_first_snapshot_or_after_the_wait() -
     assert recent_leave_at(100.0, 1.0, 100.02) == 100.02 + RECENT_GRACE_S  # the snapshot came at once
     assert recent_leave_at(100.0, 1.0) == 101.0 + RECENT_GRACE_S  # none came: after the wait, the grace
     assert recent_leave_at(100.0, 1.0, 101.5) == 101.0 + RECENT_GRACE_S  # one after the wait does not start it again
-
-
-def test_a_fresher_recent_of_the_grace_is_applied_like_the_first() -> None:
-    """The retained snapshot lacks comment 2 (its event went out before we subscribed); the
-    `recent` republished for it, within the grace, brings it; one already shown is not shown again."""
-    rec = Recorder()
-    client = LiveClient("v1", ["mqtt://127.0.0.1:1"], http=None, on_event=rec)  # not started: no IO
-
-    def comment(seq: int) -> dict[str, object]:
-        return {"id": f"c{seq}", "seq": seq, "video_id": "v1", "parent_id": None, "text": f"text {seq}",
-                "user": {"id": "alice", "name": "Alice"}}
-
-    def recent(seq: int) -> bytes:
-        return json.dumps({"video_id": "v1", "seq": seq, "comments": [comment(s) for s in range(1, seq + 1)]}).encode()
-
-    client._on_message("live/videos/v1/recent", recent(1))
-    client._on_message("live/videos/v1/recent", recent(2))
-    client._on_message("live/videos/v1/recent", recent(2))
-    assert [(e.id, e.source) for e in rec.comments()] == [("c1", Source.RECENT), ("c2", Source.RECENT)]
-    assert client.last_seq == 2
 
 
 def test_client_refuses_bad_arguments() -> None:

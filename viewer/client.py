@@ -48,7 +48,7 @@ EventCallback = Callable[[Event], None]
 # How long a connection keeps `recent` after its first snapshot (or after `seed_timeout` without
 # one), as webapp/static/subscriptions.js RECENT_GRACE_MS: the bridge republishes `recent` at most
 # 250 ms after a change, so the retained snapshot may lack the comment of an event sent just before
-# we subscribed, and the fresh one brings it.
+# we subscribed, and the fresh one reveals it (it is then fetched from history).
 RECENT_GRACE_S = 1.0
 
 
@@ -470,11 +470,7 @@ class LiveClient:
         if topic == self._topic_comments:
             self._apply(self._sequencer.batch(doc))
         elif topic == self._topic_recent:
-            was_seeded = self._sequencer.seeded
-            if was_seeded:
-                # A fresher snapshot (one of the grace, or a reconnect's): its comments are applied like
-                # the first one's; those already emitted are dropped (by seq and id), gaps are fetched.
-                self._apply(self._sequencer.events(_snapshot_events(doc), Source.RECENT))
+            was_seeded = self._sequencer.seeded  # a later one (of the grace) says how far the stream has gone
             self._apply(self._sequencer.recent(doc))
             if self._sequencer.seeded:
                 self._seed_at = self._seed_deadline = None
@@ -601,18 +597,6 @@ class LiveClient:
             raise HistoryError(f"GET {path}: HTTP {exc.code}", exc.code) from exc
         except (URLError, OSError, ValueError) as exc:
             raise HistoryError(f"GET {path}: {exc}") from exc
-
-
-def _snapshot_events(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-    """The comments of a `recent` payload as `comment` events, those up to its `seq`."""
-    seq, comments = snapshot.get("seq"), snapshot.get("comments")
-    if not isinstance(seq, int) or not isinstance(comments, list):
-        return []
-    return [
-        {"type": EventType.COMMENT.value, "seq": c.get("seq"), "comment": c}
-        for c in comments
-        if isinstance(c, dict) and isinstance(c.get("seq"), int) and c["seq"] <= seq
-    ]
 
 
 def _comments_of(doc: Any) -> list[dict[str, Any]]:
