@@ -263,11 +263,18 @@ def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: 
     and the page fetches it with GET /api/videos/{v}/comments?after_seq=."""
     dropping = threading.Event()
     dropped: list[bytes] = []
-    topics = (b"live/videos/v1/comments",)  # `recent` the page left after its snapshot
+    topics = (b"live/videos/v1/comments",)  # `recent` the page left after its snapshot's grace
+    left = threading.Event()  # the page unsubscribed (from `recent`)
 
     def relay(ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
-        ws.on_message(lambda message: server.send(message))
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, bytes) and message[0] >> 4 == UNSUBSCRIBE:
+                left.set()
+            server.send(message)
+
+        ws.on_message(to_server)
 
         def to_page(message: str | bytes) -> None:
             # one MQTT packet per WebSocket message: a PUBLISH (0x3n) on a dropped topic goes nowhere
@@ -286,6 +293,7 @@ def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: 
     for i in range(2):
         system.api.post(VIDEO, f"seen {i}", user=f"seen{i}")
     expect(viewer.comments()).to_have_text(["seen 0", "seen 1"], timeout=WAIT_MS)
+    viewer.wait_until(left.is_set, "the page did not leave `recent`")  # else a fresh one repairs the gap first
 
     dropping.set()
     for i in range(3):
