@@ -59,14 +59,19 @@ def submissions_to_json(subs: Sequence[Submission]) -> bytes:
     return orjson.dumps([s.to_doc() for s in subs])
 
 
-def decode_ingest_object(payload: bytes) -> dict[str, Any]:
-    """An ingest payload as a JSON object: at most 8 KiB of strict UTF-8 JSON, else FieldError."""
+def _decode_ingest_json(payload: bytes) -> Any:
+    """An ingest payload as JSON: at most 8 KiB of strict UTF-8 JSON, else FieldError."""
     if len(payload) > MAX_INGEST_BYTES:
         raise FieldError("payload", f"larger than {MAX_INGEST_BYTES} bytes")
     try:
-        doc = orjson.loads(payload)
+        return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise FieldError("payload", "not valid UTF-8 JSON") from exc
+
+
+def decode_ingest_object(payload: bytes) -> dict[str, Any]:
+    """An ingest payload as a JSON object: at most 8 KiB of strict UTF-8 JSON, else FieldError."""
+    doc = _decode_ingest_json(payload)
     if not isinstance(doc, dict):
         raise FieldError("payload", "must be a JSON object")
     return doc
@@ -110,12 +115,7 @@ def decode_submissions(payload: bytes, topic_video_id: str) -> tuple[list[Submis
     is invalid). In the array form each element is validated on its own: the valid ones come
     back in order, with one FieldError for each invalid one.
     """
-    if len(payload) > MAX_INGEST_BYTES:
-        raise FieldError("payload", f"larger than {MAX_INGEST_BYTES} bytes")
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise FieldError("payload", "not valid UTF-8 JSON") from exc
+    doc = _decode_ingest_json(payload)
     if isinstance(doc, dict):
         return [submission_of(doc, topic_video_id)], []
     if not isinstance(doc, list):
