@@ -21,6 +21,8 @@
 
 export const DEFAULT_MAX_COMMENTS = 500;
 const MAX_REMEMBERED_IDS = 20000;
+const MAX_KEPT_REPLIES = 50; // per thread not opened yet: live replies kept for when it opens
+const MAX_KEPT_THREADS = 500;
 
 /** A Map that forgets its oldest entries beyond `limit`. */
 class BoundedMap {
@@ -111,6 +113,9 @@ export class Stream {
     this.byId = new Map(); // id -> entry of this.shown
     this.replies = new Map(); // reply id -> {parentId, seq}, for replies of shown comments
     this.threads = new Map(); // parent id -> sorted [{id, seq}] of an opened thread
+    // parent id -> live replies that came while its thread was not open: the replies fetched
+    // when it opens may have been read before those were approved, so they are added then.
+    this.unopened = new BoundedMap(MAX_KEPT_THREADS);
     this.seen = new BoundedMap(MAX_REMEMBERED_IDS); // ids already shown or counted
     this.deleted = new BoundedMap(MAX_REMEMBERED_IDS); // id -> seq as of which it is gone
     this.pinned = null;
@@ -238,9 +243,21 @@ export class Stream {
 
   addToThread(parentId, reply, ops) {
     const thread = this.threads.get(parentId);
-    if (thread === undefined || thread.some((item) => item.id === reply.id)) return;
+    if (thread === undefined) {
+      this.keepForThread(parentId, reply);
+      return;
+    }
+    if (thread.some((item) => item.id === reply.id)) return;
     const before = insertSorted(thread, { id: reply.id, seq: reply.seq });
     ops.push({ op: "reply", comment: reply, before });
+  }
+
+  keepForThread(parentId, reply) {
+    const kept = this.unopened.get(parentId) ?? [];
+    if (kept.some((c) => c.id === reply.id)) return;
+    kept.push(reply);
+    if (kept.length > MAX_KEPT_REPLIES) kept.shift();
+    this.unopened.set(parentId, kept);
   }
 
   /** Drop a top-level comment from the screen (evicted or deleted) with its thread. */
@@ -250,6 +267,7 @@ export class Stream {
     removeById(this.shown, id);
     this.byId.delete(id);
     this.threads.delete(id);
+    this.unopened.delete(id);
     for (const [replyId, info] of this.replies) {
       if (info.parentId === id) this.replies.delete(replyId);
     }
@@ -409,8 +427,11 @@ export class Stream {
     const parent = this.byId.get(parentId);
     if (parent === undefined) return ops;
     if (!this.threads.has(parentId)) this.threads.set(parentId, []);
-    const replies = (Array.isArray(comments) ? comments : [])
-      .map(asComment)
+    const fetched = (Array.isArray(comments) ? comments : []).map(asComment);
+    const live = this.unopened.get(parentId) ?? [];
+    this.unopened.delete(parentId);
+    const ids = new Set(fetched.filter((c) => c !== null).map((c) => c.id));
+    const replies = [...fetched, ...live.filter((c) => !ids.has(c.id))]
       .filter((c) => c !== null && c.parent_id === parentId && !this.deleted.has(c.id))
       .sort((a, b) => a.seq - b.seq);
     for (const reply of replies) this.addReply(reply, ops);

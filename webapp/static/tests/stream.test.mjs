@@ -286,6 +286,23 @@ describe("threads", () => {
     ]);
   });
 
+  it("a live reply that came while its thread was loading is shown when it opens", () => {
+    const stream = started(1);
+    assert.equal(stream.needsReplies("c1"), true); // the reader opens the thread: a fetch starts
+    stream.onEvents([reply(2)]); // the reply goes live before the fetch answers
+    const ops = stream.onReplies("c1", []); // the fetch read the history before it was approved
+    assert.deepEqual(ids(ops, "reply"), ["c2"]);
+    assert.equal(stream.count("c1"), 1, "counted once");
+    assert.deepEqual(ids(stream.onReplies("c1", [comment(2, { parent_id: "c1" })]), "reply"), []);
+  });
+
+  it("a kept live reply that was deleted meanwhile is not shown", () => {
+    const stream = started(1);
+    stream.onEvents([reply(2)]);
+    stream.onEvents([{ type: "delete", seq: 3, id: "c2" }]);
+    assert.deepEqual(ids(stream.onReplies("c1", []), "reply"), []);
+  });
+
   it("replies inside a snapshot are already in their parent's count", () => {
     const stream = new Stream();
     const ops = stream.onRecent({
