@@ -162,3 +162,35 @@ def test_the_connection_goes_back_to_the_pool_when_idle(engine: Engine) -> None:
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         gc.close()
+
+
+def test_a_lone_item_on_postgresql_is_its_own_transaction(postgres_url: str) -> None:
+    """One round trip for a lone post: no BEGIN/COMMIT around it; a group still shares one."""
+    from sqlalchemy.orm import Session
+    from ulid import ULID
+
+    from livecomments.db import create_schema
+    from livecomments.models import Video
+    from webapp.posting import PendingComment, insert_pending
+
+    engine = make_engine(postgres_url)
+    create_schema(engine)
+    with Session(engine) as s, s.begin():
+        s.add(Video(id="v1", title="V", created_ts=0))
+    begins: list[int] = []
+    event.listen(engine, "begin", lambda _conn: begins.append(1))
+    gc: GroupCommit[PendingComment, bool] = GroupCommit(engine, insert_pending, lone_autocommit=True)
+
+    def row(key: str | None = None) -> PendingComment:
+        return PendingComment(str(ULID()), "v1", None, "u1", "Ann", "hi", 1, key, False, 0)
+
+    try:
+        assert gc.run(row("k")) is True
+        assert begins == []  # the statement was its own transaction
+        assert gc.run(row("k")) is False  # the key's conflict, seen through autocommit too
+        assert gc.run(row()) is True
+    finally:
+        gc.close()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM comments")).scalar() == 2
+    engine.dispose()

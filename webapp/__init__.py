@@ -100,7 +100,9 @@ def _rate_limiter(settings: Settings) -> RateLimiter:
 def _post_committer(app: Flask) -> GroupCommit[PendingComment, bool]:
     with app.app_context():
         engine = db.engine
-    return GroupCommit(engine, insert_pending, unavailable=UNAVAILABLE_ERRORS, name="post-commit")
+    # insert_pending is one statement on the driver's cursor: a lone post on PostgreSQL is its own
+    # transaction (one round trip instead of BEGIN, INSERT, COMMIT).
+    return GroupCommit(engine, insert_pending, unavailable=UNAVAILABLE_ERRORS, name="post-commit", lone_autocommit=True)
 
 
 def create_app(

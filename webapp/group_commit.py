@@ -15,6 +15,7 @@ waited for, since its outcome is then decided by the database.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -55,9 +56,14 @@ class GroupCommit(Generic[T, R]):
         unavailable: tuple[type[Exception], ...] = (),
         max_group: int = MAX_GROUP,
         name: str = "group-commit",
+        lone_autocommit: bool = False,
     ) -> None:
+        """`lone_autocommit`: a group of one runs as the driver's own single-statement transaction
+        (PostgreSQL autocommit: one round trip, not BEGIN + statement + COMMIT). Only for work
+        that is one statement and uses the driver connection itself (`conn.connection`)."""
         self._engine = engine
         self._work = work
+        self._lone_autocommit = lone_autocommit and engine.dialect.name == "postgresql"
         self._unavailable = unavailable
         self._max_group = max_group
         self._queue: deque[tuple[T, Future[R]]] = deque()
@@ -111,8 +117,11 @@ class GroupCommit(Generic[T, R]):
         checkout per group); the connection to use next, None if it had to be dropped."""
         try:
             conn = conn if conn is not None else self._engine.connect()
-            with conn.begin():
-                results = [self._work(conn, item) for item, _ in group]
+            if len(group) == 1 and self._lone_autocommit:
+                results = [self._run_autocommit(conn, group[0][0])]
+            else:
+                with conn.begin():
+                    results = [self._work(conn, item) for item, _ in group]
         except self._unavailable as exc:
             for _, future in group:
                 future.set_exception(exc)
@@ -127,6 +136,16 @@ class GroupCommit(Generic[T, R]):
         for (_, future), result in zip(group, results, strict=True):
             future.set_result(result)
         return conn
+
+    def _run_autocommit(self, conn: Connection, item: T) -> R:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.autocommit = True
+        try:
+            return self._work(conn, item)
+        finally:
+            with contextlib.suppress(Exception):  # a broken connection is dropped by the caller
+                driver.autocommit = False
 
     def _commit_alone(self, item: T, future: Future[R]) -> None:
         try:
