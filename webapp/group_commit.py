@@ -127,9 +127,12 @@ class GroupCommit(Generic[T, R]):
                 future.set_exception(exc)
             _drop(conn)
             return None
-        except Exception:  # noqa: BLE001 - one item's fault: run each on its own
-            log.exception("a group of %d failed; committing one by one", len(group))
+        except Exception as exc:  # noqa: BLE001 - one item's fault: run each on its own
             _drop(conn)
+            if len(group) == 1:
+                group[0][1].set_exception(exc)  # it was on its own already
+                return None
+            log.exception("a group of %d failed; committing one by one", len(group))
             for item, future in group:
                 self._commit_alone(item, future)
             return None
@@ -155,7 +158,6 @@ class GroupCommit(Generic[T, R]):
             future.set_exception(exc)
         else:
             future.set_result(result)
-
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Run what is queued, then stop the committer."""
