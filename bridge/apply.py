@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from livecomments.models import Ban, Comment, CommentStatus, EventType, LiveEvent, Video
-from livecomments.wire import Submission
+from livecomments.wire import Submission, comment_view
 from moderation.policy import Decision, Verdict, VideoRules, decide, matcher_for, screen_text
 from moderation.terms import TermMatcher
 
@@ -123,18 +123,8 @@ class _Row:
         self.replies = 0  # added by this batch
 
     def view(self) -> dict[str, Any]:
-        """As livecomments.wire.comment_view shows a stored comment (same keys, same order)."""
-        return {
-            "id": self.id,
-            "video_id": self.video_id,
-            "seq": self.seq,
-            "parent_id": self.parent_id,
-            "user": {"id": self.user_id, "name": self.user_name},
-            "text": self.text,
-            "ts": self.ts,
-            "reply_count": self.reply_count,
-            "reactions": {},
-        }
+        """As viewers see it (livecomments.wire.comment_view, as for a stored comment)."""
+        return comment_view(self)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -132,7 +132,30 @@ def decode_submissions(payload: bytes, topic_video_id: str) -> tuple[list[Submis
     return subs, errors
 
 
-def comment_view(c: Comment, reactions: Mapping[str, int] | None = None) -> dict[str, Any]:
+class CommentFields(Protocol):
+    """What a comment view is made of: a stored Comment, or the bridge's row of a batch."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def video_id(self) -> str: ...
+    @property
+    def seq(self) -> int | None: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def user_name(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def ts(self) -> int: ...
+    @property
+    def reply_count(self) -> int: ...
+
+
+def comment_view(c: CommentFields, reactions: Mapping[str, int] | None = None) -> dict[str, Any]:
     """A comment as viewers see it, in events, `recent` and the history API."""
     return {
         "id": c.id,
