@@ -29,6 +29,7 @@ import orjson
 from sqlalchemy import Connection, Dialect, Engine, TextClause, text
 from sqlalchemy.exc import DBAPIError
 
+from livecomments.db import read_only
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 from livecomments.wire import Submission
 
@@ -165,7 +166,7 @@ class VideoRules:
 
 
 def _load_rules(engine: Engine, video_id: str) -> VideoRules | None:
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:  # a read: on SQLite it must not take the write lock
         found = conn.execute(_RULES, {"video_id": video_id}).first()
         conn.rollback()
     if found is None:
@@ -193,10 +194,8 @@ class RulesCache:
             return kept[1]
         rules = _load_rules(engine, video_id)
         with self._lock:
-            if rules is None:
-                self._rules.pop(video_id, None)
-            else:
-                self._rules.pop(video_id, None)
+            self._rules.pop(video_id, None)  # re-inserted last: the oldest entries go first
+            if rules is not None:
                 self._rules[video_id] = (now, rules)
                 while len(self._rules) > RULES_CACHE_MAX:
                     del self._rules[next(iter(self._rules))]
