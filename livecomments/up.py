@@ -40,14 +40,10 @@ class WebProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        from webapp.server import PARENT_PID_ENV, settings_environ
+        from webapp.server import PARENT_PID_ENV, put_settings
 
         env = dict(os.environ)
-        for name, value in settings_environ(self._settings).items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
+        put_settings(self._settings, env)
         env[PARENT_PID_ENV] = str(os.getpid())
         self._proc = subprocess.Popen([sys.executable, "-m", "livecomments", "web", "--workers", "1"], env=env)
 

@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,15 @@ def settings_environ(settings: Settings) -> dict[str, str | None]:
         else:
             out[name] = str(value)
     return out
+
+
+def put_settings(settings: Settings, env: MutableMapping[str, str]) -> None:
+    """Write `settings_environ(settings)` into `env` (a child's environment, or this process's)."""
+    for name, value in settings_environ(settings).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
 
 
 class BoundedChunkedBody:
@@ -238,11 +248,7 @@ def serve_workers(settings: Settings, workers: int | None = None) -> int:
         die_with(int(parent))
     count = worker_count(settings if workers is None else settings.with_overrides(web_workers=workers))
     prepare(settings)
-    for name, value in settings_environ(settings).items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    put_settings(settings, os.environ)
     server = granian_server("webapp.server:worker_app", settings.host, settings.http_port, count,
                             settings.web_threads)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
