@@ -383,7 +383,7 @@ def check_database(database_url: str | None, ids: Sequence[str]) -> dict[str, An
         return None
     from sqlalchemy import select
 
-    from livecomments.db import make_engine
+    from infra.db import make_engine
     from livecomments.models import Comment
 
     engine = make_engine(database_url)
@@ -577,8 +577,8 @@ def post_cost(options: Options, target: Target) -> dict[str, Any]:
 
 
 def bare_endpoint_phase(options: Options, target: Target) -> dict[str, Any]:
+    from infra.ports import free_port
     from livecomments.config import Settings
-    from livecomments.ports import free_port
 
     workers = int(getattr(target, "web_workers", 0) or os.cpu_count() or 1)
     threads = Settings().web_threads
@@ -694,7 +694,7 @@ def count_video_rows(database_url: str | None, video_id: str) -> dict[str, Any] 
         return None
     from sqlalchemy import func, select
 
-    from livecomments.db import make_engine
+    from infra.db import make_engine
     from livecomments.models import Comment
 
     engine = make_engine(database_url)

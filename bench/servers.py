@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import psutil
 
 from bench.system import ROOT, wait_for_port
-from livecomments.ports import free_port
+from infra.ports import free_port
 
 APP = "bench.bare_app:create_app"
 

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from bench.conn import Endpoint
+from infra.credentials import CREDENTIALS_FILE
+from infra.ports import free_port
 from livecomments import tokens
-from livecomments.credentials import CREDENTIALS_FILE
-from livecomments.ports import free_port
 
 log = logging.getLogger("bench.system")
 
@@ -315,7 +315,7 @@ class LocalSystem:
         self._pg_name = None
 
     def _start_broker(self) -> None:
-        from livecomments.credentials import ensure_credentials
+        from infra.credentials import ensure_credentials
 
         ensure_credentials(self.data_dir)
         if self.spec.broker == "mosquitto":

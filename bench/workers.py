@@ -667,7 +667,7 @@ class ConsumerConfig:
 
 def bare_consumer(config: ConsumerConfig, consumed: Any, pipe: Pipe) -> None:
     """paho, QoS 1, acked by hand after each message: the bridge's consumer with no work."""
-    from livecomments.mqtt_client import BrokerAddress, make_client
+    from infra.mqtt_client import BrokerAddress, make_client
 
     raise_nofile_limit()
     client = make_client(f"bench-bare-consumer-{os.getpid()}", BrokerAddress(

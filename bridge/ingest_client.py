@@ -33,7 +33,7 @@ Sink = Callable[[int, bytes, bytes], None]  # (mid, topic as sent, payload), on 
 
 
 class IngestClient(paho.Client):
-    """A paho.Client (built by livecomments.mqtt_client.make_client, then `adopt`ed)."""
+    """A paho.Client (built by infra.mqtt_client.make_client, then `adopt`ed)."""
 
     sink: Sink | None
     _rbuf: bytes

@@ -53,12 +53,12 @@ from bridge.outbox import (
 )
 from bridge.recent import RecentWindow
 from bridge.stream import InFlight, Streams, encode_raw_batch
+from infra.db import create_schema, make_engine, read_only
+from infra.mqtt_client import make_client, service_address
+from infra.recent_cache import RecentCache
 from livecomments.config import Settings
-from livecomments.db import create_schema, make_engine, read_only
 from livecomments.models import Video, VideoStatus
-from livecomments.mqtt_client import make_client, service_address
 from livecomments.reads import reaction_totals
-from livecomments.recent_cache import RecentCache
 from livecomments.validation import FieldError
 from livecomments.wire import Submission, encode_reactions, encode_recent, ticker_text
 from moderation.terms import TermMatcher

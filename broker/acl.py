@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from livecomments.credentials import ROLE_BRIDGE, ROLE_SERVICE
+from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE
 from livecomments.topics import Topics
 
 PUBLISH = "publish"

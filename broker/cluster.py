@@ -56,7 +56,7 @@ from broker.mosquitto import (
     render_config,
     write_password_file,
 )
-from livecomments import ports
+from infra import ports
 from livecomments.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -550,7 +550,7 @@ def cluster_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_command(args: argparse.Namespace, settings: Settings, knobs: Knobs) -> int:
-    from livecomments.cli import _stop_event
+    from wiring.cli import _stop_event
 
     stop = _stop_event()
     out = args.out or settings.data_dir / "cluster"

@@ -37,7 +37,7 @@ from websockets.frames import CloseCode
 from websockets.typing import Subprotocol
 
 from broker.plugins import REFUSAL_KEY, TopicACLPlugin, principal_of
-from livecomments import credentials, ports
+from infra import credentials, ports
 from livecomments.config import Settings
 
 log = logging.getLogger(__name__)

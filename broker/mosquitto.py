@@ -40,9 +40,9 @@ from string import Template
 from typing import Literal
 
 from broker import acl
-from livecomments import ports
+from infra import ports
+from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE, SERVICE_ACCOUNTS, ensure_credentials
 from livecomments.config import BRIDGE_BATCH_MAX, ConfigError, Settings
-from livecomments.credentials import ROLE_BRIDGE, ROLE_SERVICE, SERVICE_ACCOUNTS, ensure_credentials
 from livecomments.topics import Topics
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
 from broker import acl
-from livecomments.credentials import ROLE_BRIDGE, ROLE_SERVICE, verify_password
+from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE, verify_password
 from livecomments.topics import Topics
 
 log = logging.getLogger(__name__)

@@ -1,3 +1,3 @@
-from livecomments.cli import main
+from wiring.cli import main
 
 raise SystemExit(main())

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import jwt
 
-from livecomments.config import Settings
-from livecomments.credentials import ensure_credentials
 from livecomments.validation import is_valid_id
 
 ROLES = ("moderator", "admin")
@@ -26,7 +24,7 @@ warnings.filterwarnings("ignore", category=jwt.InsecureKeyLengthWarning)
 
 
 @functools.cache
-def _warn_short(length: int) -> None:
+def warn_short(length: int) -> None:
     log.warning(
         "LIVECOMMENTS_SECRET is %d bytes; use at least %d random bytes for HS256 in production",
         length,
@@ -51,15 +49,6 @@ class Identity:
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
-
-
-def hs256_secret(settings: Settings) -> str:
-    """The configured secret, else the one generated for this data dir."""
-    if settings.secret:
-        if len(settings.secret.encode()) < MIN_SECRET_BYTES:
-            _warn_short(len(settings.secret.encode()))
-        return settings.secret
-    return ensure_credentials(settings.data_dir).token_secret
 
 
 def issue(secret: str, user_id: str, name: str | None = None, roles: Sequence[str] = (), ttl_s: int = 86400) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from livecomments.ports import free_port
+from infra.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,10 +11,10 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from livecomments.credentials import CREDENTIALS_FILE
-from livecomments.db import make_engine
+from infra.credentials import CREDENTIALS_FILE
+from infra.db import make_engine
+from infra.ports import free_port
 from livecomments.models import Comment
-from livecomments.ports import free_port
 from tests.apikit import Api
 from tests.conftest import Stack
 from tests.mqttkit import Collector

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from broker import acl
-from livecomments.credentials import ROLE_BRIDGE, ROLE_SERVICE
+from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE
 from livecomments.topics import Topics
 
 T = Topics()

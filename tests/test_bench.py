@@ -611,7 +611,7 @@ def test_a_viewers_leave_timer_that_fires_early_is_set_again() -> None:
 @pytest.mark.timeout(240)
 def test_embedded_smoke_run(tmp_path: Path) -> None:
     """3 s at 5 comments/s to 3 viewers on amqtt + SQLite: the numbers add up (no timing asserted)."""
-    from livecomments.cli import main
+    from wiring.cli import main
 
     out = tmp_path / "results"
     assert main(["bench", "embedded", "--duration", "3", "--rate", "5", "--viewers", "3", "--warmup", "1",

@@ -13,7 +13,7 @@ from ulid import ULID
 
 from bridge.apply import Outcome, Screened, apply_batch, prescreen
 from bridge.outbox import stuck_pending, unpublished_events
-from livecomments.db import create_schema, make_engine
+from infra.db import create_schema, make_engine
 from livecomments.models import Ban, Comment, LiveEvent, Video
 from livecomments.outbox import append_event
 from livecomments.wire import Submission, comment_event, comment_view, delete_event

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from infra.db import make_engine
+from infra.ports import free_port
 from livecomments.config import Partition
-from livecomments.db import make_engine
 from livecomments.models import Comment
-from livecomments.ports import free_port
 from tests.apikit import Api
 from tests.conftest import Stack
 from tests.mqttkit import Collector

@@ -28,9 +28,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from broker import embedded
 from broker.plugins import UserStore
+from infra.credentials import ensure_credentials, hash_password
+from infra.ports import free_port
 from livecomments.config import Settings
-from livecomments.credentials import ensure_credentials, hash_password
-from livecomments.ports import free_port
 
 if TYPE_CHECKING:
     from tests.conftest import Stack

@@ -18,14 +18,14 @@ import paho.mqtt.client as paho
 import pytest
 import requests
 
-from livecomments.cli import build_parser
-from livecomments.ports import free_port
+from infra.ports import free_port
 from tests.apikit import Api
 from tests.conftest import ROOT, Stack
 from tests.mqttkit import Collector
 from viewer import BrokerURL, Event, EventType, LiveClient, Source
 from viewer.client import RECENT_GRACE_S, mask_every_frame, recent_leave_at
 from viewer.watch import Renderer, default_broker, default_http, safe, use_colour
+from wiring.cli import build_parser
 
 FAST = {"backoff_base": 0.05, "backoff_cap": 0.5}  # reconnect quickly in tests
 

@@ -24,8 +24,8 @@ import pytest
 
 from broker import mosquitto as mq
 from broker.cluster import Cluster, Knobs, local_plan, status
+from infra.ports import is_free
 from livecomments.config import Settings
-from livecomments.ports import is_free
 from tests.apikit import Api
 from tests.conftest import ROOT, Stack
 from tests.mqttkit import Collector, publish
@@ -336,7 +336,7 @@ def test_the_core_killed_mid_stream_loses_no_accepted_comment(pipeline: Pipeline
     from sqlalchemy import select
     from sqlalchemy.orm import sessionmaker
 
-    from livecomments.db import make_engine
+    from infra.db import make_engine
     from livecomments.models import Comment, LiveEvent
 
     edge = Collector(pipeline.cluster.plan.edges[0].mqtt_port, "live/videos/v1/comments")

@@ -167,9 +167,10 @@ def test_recent_window_keeps_last_n() -> None:
 
 
 def test_a_short_secret_still_signs_and_verifies() -> None:
+    from infra import credentials
     from livecomments import tokens
 
-    secret = tokens.hs256_secret(Settings(secret="short"))
+    secret = credentials.hs256_secret(Settings(secret="short"))
     who = tokens.verify(tokens.issue(secret, "u1", "Ann", ["moderator"]), secret)
     assert (who.user_id, who.name, who.is_moderator) == ("u1", "Ann", True)
     with pytest.raises(tokens.TokenError):

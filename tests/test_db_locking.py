@@ -1,4 +1,4 @@
-"""SQLite's write lock as the services use it (livecomments.db): readers never wait for it,
+"""SQLite's write lock as the services use it (infra.db): readers never wait for it,
 writers wait for it without SQLite's long back-off, and the busy timeout is kept."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from livecomments.db import BUSY_TIMEOUT_S, make_engine, read_only
+from infra.db import BUSY_TIMEOUT_S, make_engine, read_only
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from livecomments.db import make_engine
+from infra.db import make_engine
+from infra.ports import is_free
 from livecomments.models import Comment
-from livecomments.ports import is_free
 from tests.apikit import Api
 from tests.conftest import ROOT, Stack, wait_for_port
 from tests.mqttkit import Collector

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from livecomments.db import make_engine
+from infra.db import make_engine
 from webapp.errors import UNAVAILABLE_ERRORS
 from webapp.group_commit import GroupCommit, Overloaded
 
@@ -169,7 +169,7 @@ def test_a_lone_item_on_postgresql_is_its_own_transaction(postgres_url: str) -> 
     from sqlalchemy.orm import Session
     from ulid import ULID
 
-    from livecomments.db import create_schema
+    from infra.db import create_schema
     from livecomments.models import Video
     from webapp.posting import PendingComment, insert_pending
 

@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from livecomments.db import create_schema, make_engine
+from infra.db import create_schema, make_engine
 from livecomments.models import Base
 
 

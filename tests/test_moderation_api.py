@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from livecomments.ports import free_port
+from infra.ports import free_port
 from tests.apikit import Api
 from tests.conftest import Stack
 from tests.mqttkit import Collector

@@ -30,9 +30,9 @@ import requests
 from bridge.outbox import unpublished_events
 from broker import acl
 from broker import mosquitto as mq
+from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE
+from infra.ports import free_port, is_free
 from livecomments.config import ConfigError, Settings
-from livecomments.credentials import ROLE_BRIDGE, ROLE_SERVICE
-from livecomments.ports import free_port, is_free
 from livecomments.topics import Topics
 from livecomments.wire import comment_event, encode_batch, encode_recent
 from tests.apikit import Api

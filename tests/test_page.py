@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Browser, BrowserContext, Request, Route, ViewportSize, WebSocketRoute, expect
 
 from bench import mqtt
+from infra.ports import free_port
 from livecomments import tokens
-from livecomments.ports import free_port
 from tests.conftest import ROOT, Stack
 from tests.mqttkit import Collector
 from tests.pagekit import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system

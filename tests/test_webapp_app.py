@@ -14,9 +14,9 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from infra.ports import free_port
 from livecomments.config import Settings
 from livecomments.models import Video
-from livecomments.ports import free_port
 from livecomments.validation import is_valid_ulid
 from livecomments.wire import Submission
 from webapp import close_app, create_app, store

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from livecomments.db import create_schema, make_engine
+from infra.db import create_schema, make_engine
 from livecomments.models import Ban, Comment, CommentStatus, Video
 from webapp.posting import PendingComment, RulesCache, record_pending
 

@@ -10,10 +10,10 @@ from typing import Any
 from flask import Flask, Response, g, request
 from sqlalchemy.engine import make_url
 
-from livecomments import db as core_db
-from livecomments import tokens
+from infra import credentials
+from infra import db as core_db
+from infra.recent_cache import RecentCache
 from livecomments.config import Settings
-from livecomments.recent_cache import RecentCache
 from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.errors import UNAVAILABLE_ERRORS, register_error_handlers
@@ -122,7 +122,7 @@ def create_app(
         settings=settings,
         publisher=publisher,
         metrics=Metrics(),
-        tokens=VerifiedTokens(tokens.hs256_secret(settings), settings.jwt_public_key),
+        tokens=VerifiedTokens(credentials.hs256_secret(settings), settings.jwt_public_key),
         posts=_post_committer(app),
         limiter=_rate_limiter(settings),
         live_reactions=LiveReactionBuffer(publisher),

@@ -11,9 +11,9 @@ from typing import Any
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 
+from infra.recent_cache import RecentCache
 from livecomments.config import Settings
 from livecomments.models import Base
-from livecomments.recent_cache import RecentCache
 from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp.group_commit import GroupCommit

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, render_template, request, send_fil
 from flask.blueprints import BlueprintSetupState
 from pydantic import Field
 
+from infra import credentials
 from livecomments import tokens
 from livecomments.config import Settings
 from livecomments.validation import MAX_TEXT_CODE_POINTS, FieldError, check_id, clean_name
@@ -233,7 +234,7 @@ def dev_token() -> Response:
     except FieldError as exc:
         raise field_error(exc) from exc
     settings = app_state().settings
-    token = tokens.issue(tokens.hs256_secret(settings), user_id, name, sorted(set(body.roles)))
+    token = tokens.issue(credentials.hs256_secret(settings), user_id, name, sorted(set(body.roles)))
     return json_response({"token": token})
 
 

@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import Connection, Dialect, Engine, TextClause, text
 from sqlalchemy.exc import DBAPIError
 
-from livecomments.db import read_only
+from infra.db import read_only
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 from livecomments.wire import Submission
 

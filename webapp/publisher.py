@@ -22,8 +22,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from ulid import ULID
 
+from infra.mqtt_client import make_client, service_address
 from livecomments.config import Settings
-from livecomments.mqtt_client import make_client, service_address
 from livecomments.topics import Topics
 from livecomments.wire import MAX_INGEST_ARRAY, MAX_INGEST_BYTES, Submission
 

@@ -202,8 +202,8 @@ def _run_worker(*args: Any, **kwargs: Any) -> None:
 
 def prepare(settings: Settings) -> None:
     """What the workers would otherwise race on: generated secrets and the migrations, once."""
-    from livecomments.credentials import ensure_credentials
-    from livecomments.db import create_schema, make_engine
+    from infra.credentials import ensure_credentials
+    from infra.db import create_schema, make_engine
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_credentials(settings.data_dir)

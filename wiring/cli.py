@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from livecomments import ports, tokens
+from infra import credentials, ports
+from livecomments import tokens
 from livecomments.config import ConfigError, Settings
 
 log = logging.getLogger("livecomments")
@@ -118,7 +119,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def _db(settings: Settings, action: str) -> int:
     from alembic import command
 
-    from livecomments.db import alembic_config, create_schema, make_engine
+    from infra.db import alembic_config, create_schema, make_engine
 
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "handler", None) is not None:  # mosquitto-config, cluster, bench
         return int(args.handler(args, settings))
     if args.command == "token":
-        print(tokens.issue(tokens.hs256_secret(settings), args.user, args.name, args.role, args.ttl))
+        print(tokens.issue(credentials.hs256_secret(settings), args.user, args.name, args.role, args.ttl))
         return 0
     if args.command == "watch":
         from viewer.watch import main as watch
@@ -156,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "db":
         return _db(settings, args.action)
     if args.command == "up":
-        from livecomments.up import run_up
+        from wiring.up import run_up
 
         explicit = {name: getattr(args, f"{name}_port") is not None for name in ("http", "mqtt", "ws")}
         return int(run_up(settings, explicit, _stop_event(), broker=args.broker))

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from livecomments import ports
+from infra import ports
+from infra.credentials import ensure_credentials
+from infra.db import create_schema, make_engine
 from livecomments.config import Settings
-from livecomments.credentials import ensure_credentials
-from livecomments.db import create_schema, make_engine
 
 log = logging.getLogger("livecomments.up")
 

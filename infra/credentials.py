@@ -11,6 +11,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from livecomments import tokens
+from livecomments.config import Settings
+
 CREDENTIALS_FILE = "service-credentials.json"
 BROKER_USERS_FILE = "broker-users.json"
 
@@ -74,3 +77,12 @@ def ensure_credentials(data_dir: Path) -> ServiceCredentials:
         }
         _write_private(users_path, {"users": users})
     return ServiceCredentials(passwords=dict(doc["passwords"]), token_secret=str(doc["token_secret"]))
+
+
+def hs256_secret(settings: Settings) -> str:
+    """The configured token secret, else the one generated for this data dir."""
+    if settings.secret:
+        if len(settings.secret.encode()) < tokens.MIN_SECRET_BYTES:
+            tokens.warn_short(len(settings.secret.encode()))
+        return settings.secret
+    return ensure_credentials(settings.data_dir).token_secret

@@ -11,8 +11,8 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from infra.credentials import ensure_credentials
 from livecomments.config import Settings
-from livecomments.credentials import ensure_credentials
 
 
 @dataclass(frozen=True)
