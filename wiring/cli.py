@@ -93,11 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="web app for history (default http://127.0.0.1:<LIVECOMMENTS_HTTP_PORT or 8000>)")
     watch.add_argument("--log-level", default="WARNING")
 
-    from broker.cluster import add_cluster_command
-    from broker.mosquitto import add_config_command
+    from wiring.broker_commands import add_broker_commands
 
-    add_config_command(sub)
-    add_cluster_command(sub)
+    add_broker_commands(sub)
     try:  # bench/ lives in the repository; its command runs from a checkout
         from bench.cli import add_bench_command
     except ModuleNotFoundError as exc:
