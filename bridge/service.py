@@ -40,7 +40,7 @@ from bridge.dirty import DirtyVideos, Flags
 from bridge.inbox import Inbox
 from bridge.ingest_client import IngestClient
 from bridge.metrics import BridgeMetrics
-from bridge.outbox import (
+from bridge.queries import (
     add_live_reactions,
     events_after,
     last_seq_of,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ulid import ULID
 
 from bridge.apply import Outcome, Screened, apply_batch, prescreen
-from bridge.outbox import stuck_pending, unpublished_events
+from bridge.queries import stuck_pending, unpublished_events
 from infra.db import create_schema, make_engine
 from livecomments.models import Ban, Comment, LiveEvent, Video
 from livecomments.outbox import append_event

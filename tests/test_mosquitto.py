@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.outbox import unpublished_events
+from bridge.queries import unpublished_events
 from broker import acl
 from broker import mosquitto as mq
 from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE

@@ -1,4 +1,5 @@
-"""Reading and completing the outboxes: unpublished live events, stuck pending comments."""
+"""The bridge's queries: the live-events outbox (unpublished events, marking them published),
+stuck pending comments for the sweeper, and what the retained views are built from."""
 
 from __future__ import annotations
 
