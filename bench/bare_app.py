@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import logging
 
-    from webapp.server import granian_server
+    from wiring.web import granian_server
 
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--host", default="127.0.0.1")

@@ -601,7 +601,7 @@ def bare_endpoint_phase(options: Options, target: Target) -> dict[str, Any]:
         monitor.stop()
         summary = post_summary(posts, Phase.MEASURE, options.duration)
         cpu = report.role_cpu(monitor.cpu_seconds(t_measure / 1e9, t_end / 1e9 + 0.5), "bare endpoint")
-        summary.update(server=f"granian, {workers} workers x {threads} threads (webapp.server.granian_server)",
+        summary.update(server=f"granian, {workers} workers x {threads} threads (wiring.web.granian_server)",
                        cpu_s=cpu, cpu_ms_per_post=_round(cpu_ms_per(cpu, summary["accepted"]), 4),
                        errors=posts["errors"],
                        processes=monitor.window(t_measure / 1e9, t_end / 1e9 + 0.5))

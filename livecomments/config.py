@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,32 @@ def _parse(name: str, type_name: str, raw: str) -> Any:
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_name}") from exc
     return raw
+
+
+def settings_environ(settings: Settings) -> dict[str, str | None]:
+    """LIVECOMMENTS_* variables from which `Settings.from_env()` rebuilds `settings` (None: unset),
+    so that every worker process has the flags the parent was given."""
+    out: dict[str, str | None] = {}
+    for f in dataclasses.fields(settings):
+        if f.name == "extra":
+            continue
+        value = getattr(settings, f.name)
+        name = ENV_PREFIX + f.name.upper()
+        if value is None:
+            out[name] = None
+        elif isinstance(value, bool):
+            out[name] = "1" if value else "0"
+        elif isinstance(value, Path):
+            out[name] = str(value.resolve())
+        else:
+            out[name] = str(value)
+    return out
+
+
+def put_settings(settings: Settings, env: MutableMapping[str, str]) -> None:
+    """Write `settings_environ(settings)` into `env` (a child's environment, or this process's)."""
+    for name, value in settings_environ(settings).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value

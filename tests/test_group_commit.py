@@ -71,6 +71,7 @@ def test_concurrent_items_share_commits_and_each_gets_its_result(engine: Engine)
 
     seen = commits(engine)
     gc: GroupCommit[int, int] = GroupCommit(engine, slow_first)
+    gc.start()
     try:
         first = threading.Thread(target=gc.run, args=(0,))
         first.start()
@@ -84,7 +85,7 @@ def test_concurrent_items_share_commits_and_each_gets_its_result(engine: Engine)
         first.join(10)
         others.join(30)
     finally:
-        gc.close()
+        gc.stop()
     assert results == {k: k * 10 for k in range(1, 41)}
     assert stored(engine) == list(range(41))
     assert len(seen) == 2  # the first alone, then the forty that queued behind it together
@@ -94,10 +95,11 @@ def test_a_poisoned_item_fails_alone(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO t (k) VALUES (7)"))
     gc: GroupCommit[int, int] = GroupCommit(engine, insert, unavailable=UNAVAILABLE_ERRORS)
+    gc.start()
     try:
         out = run_all(gc, [5, 6, 7, 8])
     finally:
-        gc.close()
+        gc.stop()
     assert isinstance(out.pop(7), IntegrityError)
     assert out == {5: 50, 6: 60, 8: 80}
     assert stored(engine) == [5, 6, 7, 8]
@@ -109,10 +111,11 @@ def test_an_unavailable_database_fails_the_whole_group_and_records_nothing(engin
 
     event.listen(engine, "commit", refuse)
     gc: GroupCommit[int, int] = GroupCommit(engine, insert, unavailable=UNAVAILABLE_ERRORS)
+    gc.start()
     try:
         out = run_all(gc, [1, 2, 3])
     finally:
-        gc.close()
+        gc.stop()
         event.remove(engine, "commit", refuse)
     assert all(isinstance(e, OperationalError) for e in out.values()) and len(out) == 3
     assert stored(engine) == []
@@ -128,6 +131,7 @@ def test_an_item_that_waited_too_long_is_never_run(engine: Engine) -> None:
         return insert(conn, k)
 
     gc: GroupCommit[int, int] = GroupCommit(engine, blocking)
+    gc.start()
     try:
         first = threading.Thread(target=gc.run, args=(1,))
         first.start()
@@ -137,14 +141,15 @@ def test_an_item_that_waited_too_long_is_never_run(engine: Engine) -> None:
         gate.set()
         first.join(10)
     finally:
-        gc.close()
+        gc.stop()
     assert stored(engine) == [1]
 
 
 def test_close_runs_what_is_queued(engine: Engine) -> None:
     gc: GroupCommit[int, int] = GroupCommit(engine, insert)
+    gc.start()
     out = run_all(gc, [1, 2])
-    gc.close()
+    gc.stop()
     assert out == {1: 10, 2: 20}
     with pytest.raises(Overloaded):
         gc.run(3)
@@ -152,6 +157,7 @@ def test_close_runs_what_is_queued(engine: Engine) -> None:
 
 def test_the_connection_goes_back_to_the_pool_when_idle(engine: Engine) -> None:
     gc: GroupCommit[int, int] = GroupCommit(engine, insert)
+    gc.start()
     try:
         assert run_all(gc, [1, 2, 3]) == {1: 10, 2: 20, 3: 30}
         deadline = threading.Event()
@@ -161,7 +167,7 @@ def test_the_connection_goes_back_to_the_pool_when_idle(engine: Engine) -> None:
             deadline.wait(0.01)
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
-        gc.close()
+        gc.stop()
 
 
 def test_a_lone_item_on_postgresql_is_its_own_transaction(postgres_url: str) -> None:
@@ -180,6 +186,7 @@ def test_a_lone_item_on_postgresql_is_its_own_transaction(postgres_url: str) -> 
     begins: list[int] = []
     event.listen(engine, "begin", lambda _conn: begins.append(1))
     gc: GroupCommit[PendingComment, bool] = GroupCommit(engine, insert_pending, lone_autocommit=True)
+    gc.start()
 
     def row(key: str | None = None) -> PendingComment:
         return PendingComment(str(ULID()), "v1", None, "u1", "Ann", "hi", 1, key, False, 0)
@@ -190,7 +197,7 @@ def test_a_lone_item_on_postgresql_is_its_own_transaction(postgres_url: str) -> 
         assert gc.run(row("k")) is False  # the key's conflict, seen through autocommit too
         assert gc.run(row()) is True
     finally:
-        gc.close()
+        gc.stop()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM comments")).scalar() == 2
     engine.dispose()

@@ -24,9 +24,9 @@ from livecomments import tokens
 from tests.conftest import ROOT, Stack
 from tests.mqttkit import Collector
 from tests.pagekit import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
-from webapp import close_app, pages
+from tests.webkit import SECRET, close_app, make_test_app, token
+from webapp import pages
 from webapp.extensions import app_state
-from webapp.testing import SECRET, make_test_app, token
 
 STATIC = ROOT / "webapp" / "static"
 

@@ -19,11 +19,12 @@ from livecomments.config import Settings
 from livecomments.models import Video
 from livecomments.validation import is_valid_ulid
 from livecomments.wire import Submission
-from webapp import close_app, create_app, store
+from tests.webkit import SECRET, add_video, alg_none_token, bearer, close_app, make_test_app, token
+from webapp import store
 from webapp.extensions import app_state, db
 from webapp.publisher import MemoryPublisher, MqttPublisher, PublishError
 from webapp.server import make_server, serve, shutdown_server
-from webapp.testing import SECRET, add_video, alg_none_token, bearer, make_test_app, token
+from wiring.web import build_web, prepare_data
 
 ADMIN = bearer(token("root", roles=["admin"]))
 
@@ -238,7 +239,8 @@ def test_openapi_describes_posting_a_comment(client: FlaskClient) -> None:
 
 def test_serve_until_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings = Settings(data_dir=tmp_path, secret=SECRET, http_port=free_port(), mqtt_port=free_port())
-    app = create_app(settings, publisher=MemoryPublisher())
+    prepare_data(settings)
+    app = build_web(settings, publisher=MemoryPublisher())
     add_video(app, "v1")
     stop = threading.Event()
     result: list[int] = []
@@ -269,14 +271,16 @@ def test_serve_until_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     finally:
         stop.set()
         thread.join(15)
+        close_app(app)
     assert not thread.is_alive() and result == [0]
     assert f"web app listening on http://127.0.0.1:{settings.http_port}" in capsys.readouterr().out
-    assert app_state(app).publisher.is_connected() is False  # closed
+    assert app_state(app).publisher.is_connected() is False  # closed by close_app
 
 
 def test_make_server_and_shutdown(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, secret=SECRET, http_port=0)
-    app = create_app(settings, publisher=MemoryPublisher())
+    prepare_data(settings)
+    app = build_web(settings, publisher=MemoryPublisher())
     server = make_server(settings, app)
     thread = threading.Thread(target=server.run)
     thread.start()
@@ -307,7 +311,8 @@ def test_mqtt_publisher_without_a_broker(tmp_path: Path) -> None:
     """Nothing listens on the MQTT port: not ready, a post is still recorded (202), and
     the publisher reports the submission as not sent (paho keeps it for the reconnect)."""
     settings = Settings(data_dir=tmp_path, secret=SECRET, mqtt_port=free_port())
-    app = create_app(settings)
+    prepare_data(settings)
+    app = build_web(settings)
     try:
         assert isinstance(app_state(app).publisher, MqttPublisher)
         client = app.test_client()
@@ -421,7 +426,7 @@ def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
 
 
 def test_settings_reach_the_workers_through_the_environment(tmp_path: Path) -> None:
-    from webapp.server import settings_environ
+    from livecomments.config import settings_environ
 
     settings = Settings(data_dir=tmp_path, secret=SECRET, http_port=8123, dev=True, sweep_after_s=0.5,
                         database_url="sqlite:///x.db", web_workers=3)

@@ -21,19 +21,19 @@ from werkzeug.test import EnvironBuilder
 
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 from livecomments.validation import is_valid_ulid
-from webapp import close_app
-from webapp.extensions import db
-from webapp.publisher import MemoryPublisher
-from webapp.testing import (
+from tests.webkit import (
     add_comment,
     add_video,
     alg_none_token,
     bearer,
+    close_app,
     comment_count,
     comment_rows,
     make_test_app,
     token,
 )
+from webapp.extensions import db
+from webapp.publisher import MemoryPublisher
 
 URL = "/api/videos/v1/comments"
 

@@ -11,10 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from livecomments.models import CommentStatus
-from webapp import close_app
+from tests.webkit import add_comment, add_video, bearer, close_app, make_test_app, token
 from webapp.extensions import db
 from webapp.schemas import CommentList, CommentWithStatus, VideoOut
-from webapp.testing import add_comment, add_video, bearer, make_test_app, token
 
 
 @pytest.fixture

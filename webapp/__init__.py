@@ -8,23 +8,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, request
-from sqlalchemy.engine import make_url
 
-from infra import credentials
 from infra import db as core_db
-from infra.recent_cache import RecentCache
 from livecomments.config import Settings
-from livecomments.tokens import VerifiedTokens
-from moderation.ratelimit import MemoryRateLimiter, RateLimiter
-from webapp.errors import UNAVAILABLE_ERRORS, register_error_handlers
-from webapp.extensions import EXTENSION_KEY, AppState, app_state, db
-from webapp.group_commit import GroupCommit
-from webapp.live_reactions import LiveReactionBuffer
+from webapp.deps import WebDeps
+from webapp.errors import register_error_handlers
+from webapp.extensions import ENGINE_KEY, EXTENSION_KEY, AppState, app_state, db
 from webapp.metrics import Metrics
-from webapp.posting import PendingComment, insert_pending
 from webapp.publisher import MemoryPublisher, MqttPublisher, Publisher
 
-__all__ = ["MemoryPublisher", "MqttPublisher", "Publisher", "close_app", "create_app"]
+__all__ = ["MemoryPublisher", "MqttPublisher", "Publisher", "WebDeps", "create_app"]
 
 log = logging.getLogger("livecomments.webapp")
 
@@ -32,25 +25,14 @@ MAX_BODY_BYTES = 8 * 1024
 POST_COMMENT_ENDPOINT = "comments.post_comment"
 
 
-def _config(settings: Settings, test_config: Mapping[str, Any] | None) -> dict[str, Any]:
-    url = settings.effective_database_url
+def _config(deps: WebDeps, test_config: Mapping[str, Any] | None) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": core_db.engine_options(url),
+        "SQLALCHEMY_DATABASE_URI": deps.engine.url,  # Flask-SQLAlchemy uses deps.engine itself (webapp.extensions)
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        ENGINE_KEY: deps.engine,
     }
     config.update(test_config or {})
     return config
-
-
-def _init_database(app: Flask, settings: Settings) -> None:
-    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "sqlite" and settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db.init_app(app)
-    with app.app_context():
-        core_db.prepare_engine(db.engine)
-        core_db.create_schema(db.engine)
 
 
 def _start_timer() -> None:
@@ -85,70 +67,28 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
 
-def _rate_limiter(settings: Settings) -> RateLimiter:
-    """Redis when configured (shared by every web process), else this process's own store."""
-    if settings.redis_url:
-        import redis
-
-        from moderation.ratelimit_redis import RedisRateLimiter
-
-        log.info("rate limits in Redis at %s", make_url(settings.redis_url).render_as_string(hide_password=True))
-        return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
-    return MemoryRateLimiter()
-
-
-def _post_committer(app: Flask) -> GroupCommit[PendingComment, bool]:
-    with app.app_context():
-        engine = db.engine
-    # insert_pending is one statement on the driver's cursor: a lone post on PostgreSQL is its own
-    # transaction (one round trip instead of BEGIN, INSERT, COMMIT).
-    return GroupCommit(engine, insert_pending, unavailable=UNAVAILABLE_ERRORS, name="post-commit", lone_autocommit=True)
-
-
-def create_app(
-    settings: Settings | None = None,
-    *,
-    publisher: Publisher | None = None,
-    test_config: Mapping[str, Any] | None = None,
-) -> Flask:
-    """Build the web app. Without a publisher, one MQTT client for this process is started."""
-    settings = settings if settings is not None else Settings.from_env()
+def create_app(settings: Settings, deps: WebDeps, *, test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app from what the wiring opened (`deps`); this opens nothing itself."""
     app = Flask(__name__, static_folder=None)
-    app.config.from_mapping(_config(settings, test_config))
-    _init_database(app, settings)
-    if publisher is None:
-        publisher = MqttPublisher(settings)
+    app.config.from_mapping(_config(deps, test_config))
+    db.init_app(app)
     state = AppState(
         settings=settings,
-        publisher=publisher,
+        publisher=deps.publisher,
         metrics=Metrics(),
-        tokens=VerifiedTokens(credentials.hs256_secret(settings), settings.jwt_public_key),
-        posts=_post_committer(app),
-        limiter=_rate_limiter(settings),
-        live_reactions=LiveReactionBuffer(publisher),
-        recent_cache=RecentCache.from_url(settings.redis_url),
+        tokens=deps.tokens,
+        posts=deps.posts,
+        limiter=deps.limiter,
+        live_reactions=deps.live_reactions,
+        recent_cache=deps.recent_cache,
+        clock=deps.clock,
+        token_secret=deps.token_secret,
     )
     app.extensions[EXTENSION_KEY] = state
     register_error_handlers(app)
     app.before_request(_start_timer)
-    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite":
+    if deps.engine.dialect.name == "sqlite":
         app.before_request(_reads_only)
     app.after_request(_observe)
     _register_blueprints(app)
-    log.info(
-        "web app: database %s, publisher %s",
-        make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True),
-        type(publisher).__name__,
-    )
     return app
-
-
-def close_app(app: Flask) -> None:
-    """Release what create_app opened: the publisher's connection and the database pool."""
-    state = app_state(app)
-    state.posts.close()
-    if state.live_reactions is not None:
-        state.live_reactions.close()
-    state.publisher.close()
-    with app.app_context():
-        db.engine.dispose()

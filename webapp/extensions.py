@@ -3,19 +3,20 @@ the app state kept in ``app.extensions`` (settings, publisher, metrics)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Engine
 
 from infra.recent_cache import RecentCache
 from livecomments.config import Settings
 from livecomments.models import Base
 from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
+from webapp.deps import now_ms
 from webapp.group_commit import GroupCommit
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.metrics import Metrics
@@ -24,13 +25,22 @@ from webapp.publisher import Publisher
 
 EXTENSION_KEY = "livecomments"
 
+ENGINE_KEY = "LIVECOMMENTS_ENGINE"  # app.config: the engine the wiring made (webapp.deps.WebDeps.engine)
+
+
+class _GivenEngine(SQLAlchemy):
+    """Flask-SQLAlchemy using the engine the wiring made instead of making one of its own."""
+
+    def _make_engine(self, bind_key: str | None, options: dict[str, Any], app: Flask) -> Engine:
+        engine = app.config.get(ENGINE_KEY)
+        if bind_key is None and isinstance(engine, Engine):
+            return engine
+        return super()._make_engine(bind_key, options, app)  # pragma: no cover - no other binds
+
+
 # One handle for every app this process creates; engines are per app (init_app).
 # expire_on_commit=False: a row stays readable after COMMIT without a new transaction.
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+db = _GivenEngine(model_class=Base, session_options={"expire_on_commit": False})
 
 
 @dataclass
@@ -46,6 +56,7 @@ class AppState:
     live_reactions: LiveReactionBuffer | None = None
     recent_cache: RecentCache | None = None
     clock: Callable[[], int] = now_ms
+    token_secret: str | None = None  # HS256, for development sign-in
     rules: RulesCache = field(default_factory=RulesCache)  # each video's screening rules, per process
     openapi: dict[str, Any] | None = field(default=None, repr=False)
 

@@ -69,8 +69,16 @@ class GroupCommit(Generic[T, R]):
         self._queue: deque[tuple[T, Future[R]]] = deque()
         self._wake = threading.Condition()
         self._closed = False
+        self.name = name
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        """Start the committer thread (a Service: livecomments.service)."""
+        if not self._thread.is_alive() and not self._closed:
+            self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def run(self, item: T, queue_timeout_s: float = QUEUE_TIMEOUT_S) -> R:
         """Run `work(conn, item)` in a shared transaction; its result once the commit is durable.
@@ -159,9 +167,10 @@ class GroupCommit(Generic[T, R]):
         else:
             future.set_result(result)
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Run what is queued, then stop the committer."""
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Run what is queued, then stop the committer (safe twice, or before start)."""
         with self._wake:
             self._closed = True
             self._wake.notify()
-        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)

@@ -15,20 +15,29 @@ FLUSH_INTERVAL_S = 0.25
 
 
 class LiveReactionBuffer:
+    """A Service (livecomments.service): `start()` runs the flusher thread, `stop()` flushes
+    what is left and stops it. Between flushes `add` only counts."""
+
+    name = "live-reactions"
+
     def __init__(self, publisher: Publisher, interval_s: float = FLUSH_INTERVAL_S) -> None:
         self._publisher = publisher
         self._interval = interval_s
         self._lock = threading.Lock()
         self._counts: dict[str, Counter[str]] = {}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+
+    def start(self) -> None:
+        if not self._thread.is_alive() and not self._stop.is_set():
+            self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def add(self, video_id: str, kind: str) -> None:
         with self._lock:
             self._counts.setdefault(video_id, Counter())[kind] += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="live-reactions", daemon=True)
-                self._thread.start()
 
     def flush(self) -> None:
         with self._lock:
@@ -45,8 +54,8 @@ class LiveReactionBuffer:
         while not self._stop.wait(self._interval):
             self.flush()
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread.is_alive():
             self._thread.join(2)
         self.flush()

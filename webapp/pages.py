@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, render_template, request, send_file, send_from_directory
 from flask.blueprints import BlueprintSetupState
 from pydantic import Field
+from werkzeug.exceptions import NotFound
 
-from infra import credentials
 from livecomments import tokens
 from livecomments.config import Settings
 from livecomments.validation import MAX_TEXT_CODE_POINTS, FieldError, check_id, clean_name
@@ -233,8 +233,10 @@ def dev_token() -> Response:
         name = clean_name(body.name)
     except FieldError as exc:
         raise field_error(exc) from exc
-    settings = app_state().settings
-    token = tokens.issue(credentials.hs256_secret(settings), user_id, name, sorted(set(body.roles)))
+    secret = app_state().token_secret
+    if secret is None:  # only RS256 keys configured: this server signs nothing
+        raise NotFound()
+    token = tokens.issue(secret, user_id, name, sorted(set(body.roles)))
     return json_response({"token": token})
 
 

@@ -165,11 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(serve_broker(settings, _stop_event()))
     if args.command == "bridge":
         from bridge.service import Bridge
+        from wiring.web import prepare_data
 
+        prepare_data(settings)
         Bridge(settings).run(_stop_event())
         return 0
     if args.command == "web":
-        from webapp.server import serve_workers
+        from wiring.web import serve_workers
 
         if args.workers is not None and args.workers < 1:
             print("livecomments web: --workers must be 1 or more", file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import Protocol
 from infra import ports
 from infra.credentials import ensure_credentials
 from infra.db import create_schema, make_engine
-from livecomments.config import Settings
+from livecomments.config import Settings, put_settings
 
 log = logging.getLogger("livecomments.up")
 
@@ -40,7 +40,7 @@ class WebProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        from webapp.server import PARENT_PID_ENV, put_settings
+        from wiring.web import PARENT_PID_ENV
 
         env = dict(os.environ)
         put_settings(self._settings, env)

@@ -1,5 +1,6 @@
 """Helpers for testing the web app (like flask.testing): an app on a temporary data dir
-with an in-memory publisher, tokens, and rows written as the bridge would write them."""
+with an in-memory publisher, built by the wiring as production builds it, tokens, and rows
+written as the bridge would write them."""
 
 from __future__ import annotations
 
@@ -17,19 +18,23 @@ from ulid import ULID
 from livecomments import tokens
 from livecomments.config import Settings
 from livecomments.models import Comment, CommentStatus, Video
-from webapp import create_app
 from webapp.extensions import app_state, db
 from webapp.publisher import MemoryPublisher
+from wiring.web import build_web, close_web, prepare_data
 
 SECRET = "webapp-test-secret-0123456789abcdef"  # noqa: S105 - tests only
 
 
 def make_test_app(data_dir: Path, **settings: Any) -> tuple[Flask, MemoryPublisher]:
+    """An app as `livecomments web` builds one (migrations first), publishing to memory."""
     publisher = MemoryPublisher()
-    app = create_app(
-        Settings(data_dir=data_dir, secret=SECRET, **settings), publisher=publisher, test_config={"TESTING": True}
-    )
-    return app, publisher
+    config = Settings(data_dir=data_dir, secret=SECRET, **settings)
+    prepare_data(config)
+    return build_web(config, publisher=publisher, test_config={"TESTING": True}), publisher
+
+
+def close_app(app: Flask) -> None:
+    close_web(app)
 
 
 def token(

@@ -1,0 +1,237 @@
+"""The web app's process: `livecomments web`, and the web part of `livecomments up`.
+
+`build_web(settings)` opens what the app needs (the database engine, the MQTT publisher, Redis
+for rate limits and the recent-comments cache, the token keys) once, logs each choice, and
+hands it to `webapp.create_app`, which opens nothing; `close_web(app)` releases it all.
+`prepare_data(settings)` (generated secrets, the migrations) runs once per start, before any
+worker: never inside an app.
+
+`serve_workers(settings)` is `livecomments web`: granian (a Rust HTTP server) runs N worker
+processes on one shared socket, each building its own app after the fork. SIGHUP respawns the
+workers one by one, each new one before its old one stops; SIGTERM/SIGINT stop them all.
+Granian was chosen by measured server CPU per request (`python -m bench.servers`,
+docs/operations.md). `livecomments up` runs the same server as a child process (`--workers 1`,
+started with PARENT_PID_ENV so that it dies with `up` even when `up` is killed with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from infra import credentials
+from infra.db import create_schema, make_engine
+from infra.recent_cache import RecentCache
+from livecomments.config import Settings, put_settings
+from livecomments.tokens import VerifiedTokens
+from moderation.ratelimit import MemoryRateLimiter, RateLimiter
+from webapp import WebDeps, create_app
+from webapp.errors import UNAVAILABLE_ERRORS
+from webapp.extensions import db
+from webapp.group_commit import GroupCommit
+from webapp.live_reactions import LiveReactionBuffer
+from webapp.posting import PendingComment, insert_pending
+from webapp.publisher import MqttPublisher, Publisher
+from webapp.server import SHUTDOWN_TIMEOUT_S, BoundedChunkedBody
+
+log = logging.getLogger("livecomments.web")
+
+
+def prepare_data(settings: Settings) -> None:
+    """What every process of a deployment would otherwise race on, once per start: the data
+    dir's generated secrets and the database migrations."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    credentials.ensure_credentials(settings.data_dir)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter:
+    """Redis when configured (shared by every web process), else this process's own store."""
+    if settings.redis_url:
+        import redis
+
+        from moderation.ratelimit_redis import RedisRateLimiter
+
+        log.info("rate limits and slow mode: Redis at %s", _shown(settings.redis_url))
+        return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+    log.info("rate limits and slow mode: in this process (no LIVECOMMENTS_REDIS_URL)")
+    return MemoryRateLimiter()
+
+
+def build_web_deps(settings: Settings, *, publisher: Publisher | None = None) -> WebDeps:
+    """Open what one web process needs; a test passes its own `publisher`."""
+    url = settings.effective_database_url
+    engine = make_engine(url)  # prepared: WAL and BEGIN IMMEDIATE on SQLite
+    log.info("database: %s", _shown(url))
+    if publisher is None:
+        publisher = MqttPublisher(settings)
+    secret = credentials.hs256_secret(settings)
+    posts: GroupCommit[PendingComment, bool] = GroupCommit(
+        # insert_pending is one statement on the driver's cursor: a lone post on PostgreSQL is its own
+        # transaction (one round trip instead of BEGIN, INSERT, COMMIT).
+        engine, insert_pending, unavailable=UNAVAILABLE_ERRORS, name="post-commit", lone_autocommit=True,
+    )
+    deps = WebDeps(
+        engine=engine,
+        publisher=publisher,
+        tokens=VerifiedTokens(secret, settings.jwt_public_key),
+        token_secret=secret,
+        posts=posts,
+        limiter=_rate_limiter(settings),
+        live_reactions=LiveReactionBuffer(publisher),
+        recent_cache=RecentCache.from_url(settings.redis_url),
+    )
+    if deps.recent_cache is not None:
+        log.info("recent comments: cached in Redis")
+    posts.start()
+    deps.live_reactions.start()
+    return deps
+
+
+def build_web(
+    settings: Settings, *, publisher: Publisher | None = None, test_config: Mapping[str, Any] | None = None
+) -> Flask:
+    """One web process's app, on what `build_web_deps` opened (released by `close_web`)."""
+    deps = build_web_deps(settings, publisher=publisher)
+    app = create_app(settings, deps, test_config=test_config)
+    app.extensions[_DEPS_KEY] = deps
+    return app
+
+
+_DEPS_KEY = "livecomments.deps"
+
+
+def close_web(app: Flask) -> None:
+    """Release what `build_web` opened: the post committer, the live-reaction flusher, the
+    publisher's connection and the database pool (each once, in that order)."""
+    deps = app.extensions.pop(_DEPS_KEY, None)
+    if not isinstance(deps, WebDeps):
+        return
+    deps.posts.stop()
+    deps.live_reactions.stop()
+    deps.publisher.close()
+    with app.app_context():
+        db.session.remove()
+    deps.engine.dispose()
+
+
+RESPAWN_INTERVAL_S = 2.0  # on SIGHUP: how long a new worker runs beside the old one before that one stops
+_worker: Flask | None = None  # this worker process's app
+
+
+def worker_count(settings: Settings) -> int:
+    """As configured; by default one per core when Redis holds the rate limits, else one: without
+    Redis each process keeps its own limits, so N workers would let a user post N times the limit."""
+    if settings.web_workers:
+        if settings.web_workers > 1 and not settings.redis_url:
+            log.warning(
+                "%d web workers without LIVECOMMENTS_REDIS_URL: rate limits and slow mode are per worker",
+                settings.web_workers,
+            )
+        return settings.web_workers
+    if not settings.redis_url:
+        log.info("one web worker: without LIVECOMMENTS_REDIS_URL rate limits could not be shared by several")
+        return 1
+    return os.cpu_count() or 1
+
+
+PARENT_PID_ENV = "LIVECOMMENTS_PARENT_PID"  # set by `livecomments up`: the web server dies with that process
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent_pid: int) -> None:
+    """Have the kernel send SIGTERM to this process when `parent_pid`, its parent, dies (Linux);
+    exit at once if it has died already."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: `up` stops it on a clean exit
+        log.info("cannot ask to be stopped with the parent process on this system")
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def worker_app() -> Flask:
+    """Granian's factory, called in each worker process after the fork."""
+    global _worker
+    if os.environ.get(PARENT_PID_ENV):
+        die_with(os.getppid())  # the granian process that spawned this worker
+    _worker = build_web(Settings.from_env())
+    _worker.wsgi_app = BoundedChunkedBody(_worker.wsgi_app, int(_worker.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]
+    log.info("web worker %d ready", os.getpid())
+    return _worker
+
+
+def _run_worker(*args: Any, **kwargs: Any) -> None:
+    """Granian's WSGI worker, then the app's own clean-up (publisher, database pool)."""
+    from granian.server import Server
+
+    try:
+        Server._spawn_wsgi_worker(*args, **kwargs)
+    finally:
+        if _worker is not None:
+            close_web(_worker)
+
+
+def granian_server(factory: str, host: str, port: int, workers: int, threads: int) -> Any:
+    """Granian serving the WSGI app that `factory` ("module:function") builds in each worker
+    process; the bare endpoint of `livecomments bench post` runs on this same configuration."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    return Server(
+        factory,
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        websockets=False,
+        # Bodies are bounded without a setting: granian streams a body to the app, which reads at
+        # most MAX_CONTENT_LENGTH (8 KiB) and answers its JSON 413; granian then closes the
+        # connection without buffering the rest (a 300 MB upload leaves a worker's RSS unchanged).
+        respawn_failed_workers=True,
+        respawn_interval=RESPAWN_INTERVAL_S,
+        workers_kill_timeout=int(SHUTDOWN_TIMEOUT_S),
+        log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
+    )
+
+
+def serve_workers(settings: Settings, workers: int | None = None) -> int:
+    """`livecomments web`: granian with `workers` processes (default: `worker_count`) until
+    SIGTERM/SIGINT; SIGHUP respawns the workers gracefully."""
+    if parent := os.environ.get(PARENT_PID_ENV):
+        die_with(int(parent))
+    count = worker_count(settings if workers is None else settings.with_overrides(web_workers=workers))
+    prepare_data(settings)
+    put_settings(settings, os.environ)
+    server = granian_server("wiring.web:worker_app", settings.host, settings.http_port, count,
+                            settings.web_threads)
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+
+    def announce() -> None:
+        log.info("web app: %d granian worker processes, %d threads each", count, settings.web_threads)
+        print(f"web app listening on http://{shown}:{settings.http_port}", flush=True)
+
+    server.on_startup(announce)
+    server.serve(spawn_target=_run_worker)
+    return 0
