@@ -26,3 +26,12 @@ def pick(host: str, preferred: int, explicit: bool) -> int:
     if preferred == 0 or (not explicit and not is_free(host, preferred)):
         return free_port(host)
     return preferred
+
+
+def accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Something listens on host:port (a TCP connect succeeds)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -20,8 +20,10 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
+from infra.runtime_file import read_runtime
 from viewer.client import LiveClient
 from viewer.sequencer import Event, EventType
 
@@ -176,19 +178,30 @@ def _colour_of(user_id: str) -> str:
     return NAME_COLOURS[zlib.crc32(user_id.encode()) % len(NAME_COLOURS)]
 
 
-def default_broker(env: Mapping[str, str]) -> str:
-    return f"mqtt://127.0.0.1:{env.get('LIVECOMMENTS_MQTT_PORT') or 1883}"
+def _port(name: str, env: Mapping[str, str], runtime: Mapping[str, Any] | None, default: int) -> object:
+    """LIVECOMMENTS_<NAME>_PORT if set, else what a running `livecomments up` wrote, else the default."""
+    return env.get(f"LIVECOMMENTS_{name.upper()}_PORT") or (runtime or {}).get(f"{name}_port") or default
 
 
-def default_http(env: Mapping[str, str]) -> str:
-    return f"http://127.0.0.1:{env.get('LIVECOMMENTS_HTTP_PORT') or 8000}"
+def _host(runtime: Mapping[str, Any] | None) -> str:
+    host = str((runtime or {}).get("host") or "127.0.0.1")
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a wildcard is reached on loopback
+
+
+def default_broker(env: Mapping[str, str], runtime: Mapping[str, Any] | None = None) -> str:
+    return f"mqtt://{_host(runtime)}:{_port('mqtt', env, runtime, 1883)}"
+
+
+def default_http(env: Mapping[str, str], runtime: Mapping[str, Any] | None = None) -> str:
+    return f"http://{_host(runtime)}:{_port('http', env, runtime, 8000)}"
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run until SIGINT or SIGTERM. `args`: video, broker (list of URLs), http."""
+    """Run until SIGINT or SIGTERM. `args`: video, broker (list of URLs), http, data_dir."""
     env = os.environ
-    brokers = list(args.broker or []) or [default_broker(env)]
-    http = args.http or default_http(env)
+    runtime = read_runtime(Path(args.data_dir or env.get("LIVECOMMENTS_DATA_DIR") or "./data"))
+    brokers = list(args.broker or []) or [default_broker(env, runtime)]
+    http = args.http or default_http(env, runtime)
     renderer = Renderer(use_colour(sys.stdout, env))
     try:
         client = LiveClient(args.video, brokers, http)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from infra import credentials, ports
+from infra.runtime_file import read_runtime
 from livecomments import tokens
 from livecomments.config import ConfigError, Settings
+from livecomments.service import Service
 
 log = logging.getLogger("livecomments")
 
@@ -29,6 +31,19 @@ def _stop_event() -> threading.Event:
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGINT, _handler)
     return stop
+
+
+def _run_service(service: Service, stop: threading.Event) -> int:
+    """Start one service, run until SIGTERM/SIGINT or until it stops on its own (exit 1)."""
+    service.start()
+    try:
+        while not stop.wait(1.0):
+            if not service.is_alive():
+                log.error("the %s stopped for good", service.name)
+                return 1
+        return 0
+    finally:
+        service.stop()
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -84,13 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
     tok.add_argument("--data-dir", type=Path)
 
+    where = sub.add_parser("where", help="print where a running `livecomments up` listens (its runtime.json)")
+    where.add_argument("part", choices=("http", "mqtt", "ws"), help="the web app, MQTT over TCP, or over WebSocket")
+    where.add_argument("--data-dir", type=Path, help="the data dir `up` runs on (default ./data)")
+
     watch = sub.add_parser("watch", help="print a video's live comments in the terminal")
     watch.add_argument("video")
     watch.add_argument("--broker", action="append", default=[], metavar="URL",
-                       help="mqtt://host:port or ws://host:port/mqtt, repeat for failover "
-                       "(default mqtt://127.0.0.1:<LIVECOMMENTS_MQTT_PORT or 1883>)")
+                       help="mqtt://host:port or ws://host:port/mqtt, repeat for failover (default: "
+                       "LIVECOMMENTS_MQTT_PORT, else the port a running `livecomments up` uses, else 1883)")
     watch.add_argument("--http", metavar="URL",
-                       help="web app for history (default http://127.0.0.1:<LIVECOMMENTS_HTTP_PORT or 8000>)")
+                       help="web app for history (default: LIVECOMMENTS_HTTP_PORT, else the running "
+                       "`livecomments up`'s port, else 8000)")
+    watch.add_argument("--data-dir", type=Path,
+                       help="where a running `livecomments up` wrote its ports (runtime.json; default ./data)")
     watch.add_argument("--log-level", default="WARNING")
 
     from wiring.broker_commands import add_broker_commands
@@ -132,12 +154,36 @@ def _db(settings: Settings, action: str) -> int:
     return 0
 
 
+def _where(settings: Settings, part: str) -> int:
+    info = read_runtime(settings.data_dir)
+    if info is None:
+        print(f"livecomments where: nothing runs on {settings.data_dir} (no live runtime.json); "
+              "start it with `livecomments up`", file=sys.stderr)
+        return 1
+    host = str(info.get("host") or "127.0.0.1")
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a wildcard is reached on loopback
+    scheme, suffix = {"http": ("http", ""), "mqtt": ("mqtt", ""), "ws": ("ws", "/mqtt")}[part]
+    print(f"{scheme}://{host}:{info[f'{part}_port']}{suffix}")
+    return 0
+
+
+# Libraries that log their set-up at INFO: one line per plugin, per migration step.
+_CHATTY = ("alembic", "amqtt", "transitions", "granian")
+
+
+def _quiet_libraries(level: str) -> None:
+    if level.upper() != "DEBUG":
+        for name in _CHATTY:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(args, "log_level", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    _quiet_libraries(getattr(args, "log_level", "INFO"))
     try:
         settings = settings_from(args)
     except ConfigError as exc:
@@ -148,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         print(tokens.issue(credentials.hs256_secret(settings), args.user, args.name, args.role, args.ttl))
         return 0
+    if args.command == "where":
+        return _where(settings, args.part)
     if args.command == "watch":
         from viewer.watch import main as watch
 
@@ -164,12 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(serve_broker(settings, _stop_event()))
     if args.command == "bridge":
-        from bridge.service import Bridge
+        from wiring.bridge import build_bridge
         from wiring.web import prepare_data
 
         prepare_data(settings)
-        Bridge(settings).run(_stop_event())
-        return 0
+        return _run_service(build_bridge(settings), _stop_event())
     if args.command == "web":
         from wiring.web import serve_workers
 

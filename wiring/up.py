@@ -1,39 +1,47 @@
-"""`livecomments up`: the whole system on the embedded default. The broker and the bridge run in
-this process; the web app runs as production runs it (granian, one worker) in a child process
-that dies with this one."""
+"""`livecomments up`: the whole system on the embedded default, as a list of services.
+
+The broker and the bridge run in this process; the web app runs as production runs it (granian,
+one worker) in a child process that dies with this one. Every part is a Service
+(livecomments.service): started in order, watched, and stopped in reverse order; if any part
+stops on its own, `up` stops the others and exits 1.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from infra import ports
-from infra.credentials import ensure_credentials
-from infra.db import create_schema, make_engine
+from infra.db import make_engine
+from infra.runtime_file import remove_runtime, write_runtime
 from livecomments.config import Settings, put_settings
+from livecomments.models import Video
+from livecomments.service import Service
 
 log = logging.getLogger("livecomments.up")
 
-
-class _Part(Protocol):
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def is_alive(self) -> bool: ...
-
-
+WEB_START_TIMEOUT_S = 30.0
 WEB_STOP_TIMEOUT_S = 10.0
+WATCH_INTERVAL_S = 1.0
+DEMO_VIDEO_ID = "demo"
 
 
 class WebProcess:
     """The web app as production runs it, `livecomments web --workers 1` (granian), in a child
     process: its own interpreter lock and descriptors beside the broker and the bridge, and
     the cheapest server per request measured here. It dies with this process, even on SIGKILL."""
+
+    name = "web app"
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -46,6 +54,15 @@ class WebProcess:
         put_settings(self._settings, env)
         env[PARENT_PID_ENV] = str(os.getpid())
         self._proc = subprocess.Popen([sys.executable, "-m", "livecomments", "web", "--workers", "1"], env=env)
+        host = "127.0.0.1" if self._settings.host in ("0.0.0.0", "::") else self._settings.host  # noqa: S104
+        deadline = time.monotonic() + WEB_START_TIMEOUT_S
+        while not ports.accepts(host, self._settings.http_port):
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"the web app exited with {self._proc.returncode} while starting")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the web app did not listen on port {self._settings.http_port} "
+                                   f"within {WEB_START_TIMEOUT_S:g} s")
+            time.sleep(0.05)
 
     def is_alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -77,75 +94,115 @@ def _choose_ports(settings: Settings, explicit: Mapping[str, bool]) -> Settings:
 def _cli() -> str:
     """How to call this CLI again from a shell (it may live in a virtualenv not on PATH)."""
     script = Path(sys.executable).parent / "livecomments"
-    return str(script) if script.exists() else f"{sys.executable} -m livecomments"
+    return shlex.quote(str(script)) if script.exists() else f"{shlex.quote(sys.executable)} -m livecomments"
 
 
-def banner(settings: Settings, data_dir: Path, broker: str = "amqtt") -> str:
-    h = settings.host
-    what = "embedded default: amqtt" if broker == "amqtt" else "broker: Mosquitto"
-    return "\n".join(
-        [
-            f"livecomments is up ({what}, SQLite, no Redis)",
-            f"  web app + API     http://{h}:{settings.http_port}/api/openapi.json",
-            f"  health            http://{h}:{settings.http_port}/readyz",
-            f"  MQTT (TCP)        mqtt://{h}:{settings.mqtt_port}"
-            f"   e.g. mosquitto_sub -p {settings.mqtt_port} -t 'live/#' -v",
-            f"  MQTT (WebSocket)  ws://{h}:{settings.ws_port}/mqtt",
-            f"  data dir          {data_dir}",
-            f"  a token to post:  {_cli()} token alice --name Alice"
-            + (f" --data-dir {data_dir}" if not settings.secret else ""),
-            "Ctrl-C or SIGTERM stops every part.",
-        ]
-    )
+def ensure_demo_video(settings: Settings) -> str | None:
+    """Development only: on a first start (no video at all) create the demo video, so the page has
+    something to show. The demo's id while it exists, else None (the user's own videos only)."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            if session.get(Video, DEMO_VIDEO_ID) is not None:
+                return DEMO_VIDEO_ID
+            if session.scalar(select(func.count()).select_from(Video)):
+                return None
+            session.add(Video(id=DEMO_VIDEO_ID, title="Demo video", created_ts=time.time_ns() // 1_000_000))
+        log.info("created the demo video %r (development mode, first start)", DEMO_VIDEO_ID)
+        return DEMO_VIDEO_ID
+    finally:
+        engine.dispose()
+
+
+def _what_runs(settings: Settings, broker: str) -> str:
+    database = "SQLite" if settings.database_url is None else settings.effective_database_url.split(":", 1)[0]
+    redis = "Redis" if settings.redis_url else "no Redis"
+    kind = "embedded default: amqtt" if broker == "amqtt" else "broker: Mosquitto"
+    return f"{kind}, {database}, {redis}"
+
+
+def banner(settings: Settings, data_dir: Path, broker: str = "amqtt", demo: str | None = None) -> str:
+    h = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    base = f"http://{h}:{settings.http_port}"
+    data = "" if settings.secret else f" --data-dir {shlex.quote(str(data_dir))}"
+    lines = [f"livecomments is up ({_what_runs(settings, broker)})"]
+    if demo is not None:
+        lines.append(f"  the demo video    {base}/videos/{demo}")
+    lines += [
+        f"  web app + API     {base}/api/openapi.json",
+        f"  health            {base}/readyz",
+        f"  MQTT (TCP)        mqtt://{h}:{settings.mqtt_port}"
+        f"   e.g. mosquitto_sub -p {settings.mqtt_port} -t 'live/#' -v",
+        f"  MQTT (WebSocket)  ws://{h}:{settings.ws_port}/mqtt",
+        f"  data dir          {data_dir}   (runtime.json there has these ports for `watch`)",
+        f"  a token to post:  TOKEN=$({_cli()} token alice --name Alice{data})",
+        f"  then post:        curl -X POST {base}/api/videos/{demo or '<video>'}/comments"
+        " -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"text\": \"hello\"}'",
+        "Ctrl-C or SIGTERM stops every part.",
+    ]
+    return "\n".join(lines)
+
+
+def _broker_service(settings: Settings, broker: str) -> tuple[Service, tuple[type[Exception], ...]]:
+    if broker == "mosquitto":
+        from broker.mosquitto import MosquittoProcess, MosquittoStartError
+
+        return MosquittoProcess(settings), (MosquittoStartError, FileNotFoundError)
+    from broker.embedded import BrokerStartError, BrokerThread
+
+    return BrokerThread(settings), (BrokerStartError,)
+
+
+def supervise(services: Sequence[Service], stop: threading.Event, interval_s: float = WATCH_INTERVAL_S) -> int:
+    """Watch running services until `stop` is set (0) or one of them stops on its own (1)."""
+    while not stop.wait(interval_s):
+        for service in services:
+            if not service.is_alive():
+                print(f"livecomments up: the {service.name} stopped for good", file=sys.stderr, flush=True)
+                return 1
+    return 0
+
+
+def stop_all(services: Sequence[Service]) -> None:
+    """Stop in reverse order of start; one part failing to stop does not keep the others running."""
+    for service in reversed(services):
+        try:
+            service.stop()
+        except Exception:  # noqa: BLE001 - logged; the rest still stop
+            log.exception("stopping the %s failed", service.name)
 
 
 def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event, broker: str = "amqtt") -> int:
-    from bridge.service import Bridge
-    from broker.mosquitto import MosquittoProcess, MosquittoStartError
+    from wiring.bridge import build_bridge
+    from wiring.web import prepare_data
 
     settings = _choose_ports(settings, explicit)
     if "LIVECOMMENTS_DEV" not in os.environ:
         settings = settings.with_overrides(dev=True)  # the embedded default is for development
     data_dir = settings.data_dir.resolve()
-    ensure_credentials(data_dir)
-    engine = make_engine(settings.effective_database_url)
-    create_schema(engine)
-    engine.dispose()
+    prepare_data(settings)  # secrets and migrations, once, before any part starts
+    demo = ensure_demo_video(settings) if settings.dev else None
 
-    if broker == "mosquitto":
-        server_broker: _Part = MosquittoProcess(settings)
-        start_errors: tuple[type[Exception], ...] = (MosquittoStartError, FileNotFoundError)
-    else:
-        from broker.embedded import BrokerStartError, BrokerThread
-
-        server_broker, start_errors = BrokerThread(settings), (BrokerStartError,)
+    broker_service, broker_errors = _broker_service(settings, broker)
+    start_errors: tuple[type[Exception], ...] = (*broker_errors, RuntimeError)
+    parts: list[Callable[[], Service]] = [lambda: broker_service, lambda: WebProcess(settings),
+                                          lambda: build_bridge(settings)]
+    started: list[Service] = []
     try:
-        server_broker.start()
+        for make in parts:
+            service = make()
+            service.start()
+            started.append(service)
     except start_errors as exc:
         print(f"livecomments up: {exc}", file=sys.stderr)
+        stop_all(started)
         return 1
-    web = WebProcess(settings)
-    web.start()
-    bridge = Bridge(settings)
-    bridge_stop = threading.Event()
-    bridge_thread = threading.Thread(target=bridge.run, args=(bridge_stop,), name="bridge", daemon=True)
-    bridge_thread.start()
-    print(banner(settings, data_dir, broker), flush=True)
-    code = 0
+    write_runtime(data_dir, {"host": settings.host, "http_port": settings.http_port, "mqtt_port": settings.mqtt_port,
+                             "ws_port": settings.ws_port, "broker": broker})
+    print(banner(settings, data_dir, broker, demo), flush=True)
     try:
-        while not stop.wait(1.0):
-            if not server_broker.is_alive():
-                print("livecomments up: the MQTT broker stopped for good", file=sys.stderr, flush=True)
-                code = 1
-                break
-            if not web.is_alive():
-                print("livecomments up: the web app stopped for good", file=sys.stderr, flush=True)
-                code = 1
-                break
+        return supervise(started, stop)
     finally:
-        log.info("stopping: web app, bridge, broker")
-        web.stop()
-        bridge_stop.set()
-        bridge_thread.join(15)
-        server_broker.stop()
-    return code
+        log.info("stopping: %s", ", ".join(s.name for s in reversed(started)))
+        remove_runtime(data_dir)
+        stop_all(started)
