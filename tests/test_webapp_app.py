@@ -3,7 +3,6 @@ error shapes for werkzeug's own errors, and serving over real HTTP."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from tests.webkit import SECRET, add_video, alg_none_token, bearer, close_app, m
 from webapp import store
 from webapp.extensions import app_state, db
 from webapp.publisher import MemoryPublisher, MqttPublisher, PublishError
-from webapp.server import make_server, serve, shutdown_server
 from wiring.web import build_web, prepare_data
 
 ADMIN = bearer(token("root", roles=["admin"]))
@@ -234,76 +232,6 @@ def test_openapi_describes_posting_a_comment(client: FlaskClient) -> None:
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
-# --- serving over HTTP ----------------------------------------------------------------------------
-
-
-def test_serve_until_stopped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    settings = Settings(data_dir=tmp_path, secret=SECRET, http_port=free_port(), mqtt_port=free_port())
-    prepare_data(settings)
-    app = build_web(settings, publisher=MemoryPublisher())
-    add_video(app, "v1")
-    stop = threading.Event()
-    result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(serve(settings, stop, app=app)))
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{settings.http_port}"
-        _wait_for(base + "/healthz")
-        post = requests.post(
-            base + "/api/videos/v1/comments", json={"text": "over http"}, headers=bearer(token("alice")), timeout=5
-        )
-        assert post.status_code == 202
-        big = requests.post(
-            base + "/api/videos/v1/comments",
-            data=b"x" * 20000,
-            headers={**bearer(token("alice")), "Content-Type": "application/json"},
-            timeout=5,
-        )
-        assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
-        chunked = requests.post(
-            base + "/api/videos/v1/comments",
-            data=iter([b"x" * 5000] * 4),
-            headers={**bearer(token("alice")), "Content-Type": "application/json"},
-            timeout=5,
-        )
-        assert chunked.status_code == 413
-        assert requests.get(base + "/api/videos/a%2Bb", timeout=5).status_code == 400
-    finally:
-        stop.set()
-        thread.join(15)
-        close_app(app)
-    assert not thread.is_alive() and result == [0]
-    assert f"web app listening on http://127.0.0.1:{settings.http_port}" in capsys.readouterr().out
-    assert app_state(app).publisher.is_connected() is False  # closed by close_app
-
-
-def test_make_server_and_shutdown(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, secret=SECRET, http_port=0)
-    prepare_data(settings)
-    app = build_web(settings, publisher=MemoryPublisher())
-    server = make_server(settings, app)
-    thread = threading.Thread(target=server.run)
-    thread.start()
-    try:
-        _wait_for(f"http://127.0.0.1:{server.effective_port}/healthz")
-    finally:
-        shutdown_server(server)
-        thread.join(10)
-        close_app(app)
-    assert not thread.is_alive()
-
-
-def _wait_for(url: str, attempts: int = 100) -> None:
-    event = threading.Event()
-    for _ in range(attempts):
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            event.wait(0.05)
-    raise TimeoutError(url)
-
-
 # --- the MQTT publisher without a broker ------------------------------------------------------------
 
 
@@ -394,6 +322,7 @@ def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
     chunked = requests.post(base + "/api/videos/v1/comments", data=iter([b"x" * 5000] * 4),
                             headers={**api.headers("alice"), "Content-Type": "application/json"}, timeout=5)
     assert chunked.status_code == 413
+    assert requests.get(base + "/api/videos/a%2Bb", timeout=5).status_code == 400  # decoded, then checked
 
     def published() -> set[str]:
         return {c["id"] for c in api.history("v1").json()["comments"]}
@@ -438,7 +367,7 @@ def test_settings_reach_the_workers_through_the_environment(tmp_path: Path) -> N
 def test_a_chunked_body_gets_a_bounded_length() -> None:
     import io
 
-    from webapp.server import BoundedChunkedBody
+    from wiring.web import BoundedChunkedBody
 
     seen: list[tuple[str, bytes, bool]] = []
 

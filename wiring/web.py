@@ -17,6 +17,7 @@ started with PARENT_PID_ENV so that it dies with `up` even when `up` is killed w
 from __future__ import annotations
 
 import ctypes
+import io
 import logging
 import os
 import signal
@@ -39,9 +40,10 @@ from webapp.group_commit import GroupCommit
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.posting import PendingComment, insert_pending
 from webapp.publisher import MqttPublisher, Publisher
-from webapp.server import SHUTDOWN_TIMEOUT_S, BoundedChunkedBody
 
 log = logging.getLogger("livecomments.web")
+
+SHUTDOWN_TIMEOUT_S = 5.0  # on SIGTERM: how long a worker may finish its requests
 
 
 def prepare_data(settings: Settings) -> None:
@@ -129,6 +131,31 @@ def close_web(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
     deps.engine.dispose()
+
+
+class BoundedChunkedBody:
+    """Gives a chunked body (no Content-Length) a length, reading at most `limit` + 1 bytes of it.
+
+    Granian hands a chunked body over as a stream; Werkzeug then reads at most
+    MAX_CONTENT_LENGTH of it and would parse the truncated bytes as if they were all. With a
+    length the app answers its JSON 413 past the limit, as it does under waitress (which
+    buffers such a body itself)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get("CONTENT_LENGTH"):
+            stream, body = environ["wsgi.input"], b""
+            while len(body) <= self.limit:
+                data = stream.read(self.limit + 1 - len(body))
+                if not data:
+                    break
+                body += data
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]  # Werkzeug ignores a length beside chunked
+        return self.app(environ, start_response)
 
 
 RESPAWN_INTERVAL_S = 2.0  # on SIGHUP: how long a new worker runs beside the old one before that one stops
