@@ -1,4 +1,6 @@
-"""Every query the web app makes. Views call these; nothing else touches the session."""
+"""The web app's reads and its video inserts. The post path's one insert lives in
+webapp.posting, moderation's writes (with their events and audit) in webapp.moderation_store;
+views call these three, nothing else touches the session."""
 
 from __future__ import annotations
 
