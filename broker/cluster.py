@@ -15,12 +15,9 @@ can fail over from one to another (docs/operations.md has the picture and every 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,31 +28,14 @@ from typing import Any, Literal
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker.mosquitto import (
-    ACCOUNT_EDGE,
-    ACCOUNT_OPERATOR,
-    ACL_FILE,
-    BROKER_ACCOUNTS,
-    CONF_FILE,
-    ETC_DIR,
-    LOG_FILE,
-    PASSWORD_FILE,
-    PRODUCTION_PERSISTENCE,
-    WS_PATH,
-    Bridge,
-    BrokerConfig,
-    Limits,
-    Listener,
-    MosquittoStartError,
-    RestartPolicy,
-    SupervisedBroker,
-    _write_private,
-    broker_passwords,
-    current_user,
-    render_acl,
-    render_config,
-    write_password_file,
-)
+from broker.mosquitto.accounts import ACCOUNT_EDGE, ACCOUNT_OPERATOR, BROKER_ACCOUNTS
+from broker.mosquitto.acl_file import render_acl
+from broker.mosquitto.conf import WS_PATH, BrokerConfig, CoreLink, Listener, render_config
+from broker.mosquitto.host import current_user, write_private
+from broker.mosquitto.layout import ACL_FILE, CONF_FILE, ETC_DIR, LOG_FILE, PASSWORD_FILE, PRODUCTION_PERSISTENCE
+from broker.mosquitto.passwd import broker_passwords, write_password_file
+from broker.mosquitto.sizing import Limits
+from broker.mosquitto.supervisor import RestartPolicy, SupervisedBroker
 from infra import ports
 from livecomments.config import ConfigError, Settings
 
@@ -222,7 +202,7 @@ def node_config(plan: Plan, node: Node, settings: Settings, passwords: Mapping[s
             Listener(node.mqtt_port, node.bind, False, limits.tcp_max_connections, False, passwd, acl_file,
                      heading="MQTT over TCP: services and edge bridges only, no anonymous clients"),
         )
-        bridges: tuple[Bridge, ...] = ()
+        core_links: tuple[CoreLink, ...] = ()
         title = f"the core broker {node.name!r}"
     else:
         assert node.ws_port is not None
@@ -233,7 +213,7 @@ def node_config(plan: Plan, node: Node, settings: Settings, passwords: Mapping[s
                      heading="MQTT over WebSocket: browsers"),
         )
         knobs = plan.knobs
-        bridges = (Bridge(
+        core_links = (CoreLink(
             addresses=plan.core_addresses,
             remote_clientid=node.remote_clientid,
             local_clientid=f"{node.remote_clientid}.local-{secrets.token_hex(8)}",
@@ -256,7 +236,7 @@ def node_config(plan: Plan, node: Node, settings: Settings, passwords: Mapping[s
         topics=settings.topics,
         recent_size=settings.recent_size,
         batch_max=settings.bridge_batch_max,
-        bridges=bridges,
+        core_links=core_links,
     )
 
 
@@ -275,13 +255,13 @@ def generate(plan: Plan, settings: Settings) -> Path:
         if not plan.deployed and node.role == "core":
             plan.persistence_dir(node).mkdir(parents=True, exist_ok=True)
         # the edge's file holds the bridge-edge password: private, like the password files
-        _write_private(directory / CONF_FILE, render_config(node_config(plan, node, settings, passwords)))
-        _write_private(directory / ACL_FILE, render_acl(settings.topics, accounts_of(node)))
+        write_private(directory / CONF_FILE, render_config(node_config(plan, node, settings, passwords)))
+        write_private(directory / ACL_FILE, render_acl(settings.topics, accounts_of(node)))
         write_password_file(directory / PASSWORD_FILE, {a: passwords[a] for a in accounts_of(node)})
     core = plan.cores[0]
     for account in ("bridge", "webapp"):  # what the services need, for deployments
         url = f"mqtt://{account}:{passwords[account]}@{_url_host(core.host)}:{core.mqtt_port}"
-        _write_private(plan.out / f"{account}.env", f"LIVECOMMENTS_MQTT_URL={url}\n")
+        write_private(plan.out / f"{account}.env", f"LIVECOMMENTS_MQTT_URL={url}\n")
     topology = {
         "deployed": plan.deployed,
         "core_addresses": list(plan.core_addresses),
@@ -301,7 +281,10 @@ def load_nodes(directory: Path) -> list[Node]:
 
 
 class Cluster:
-    """Every broker of a local plan, supervised: cores start first and stop last."""
+    """Every broker of a local plan, supervised: cores start first and stop last. A
+    `livecomments.service.Service`: alive while every broker is, `stop()` safe to repeat."""
+
+    name = "mosquitto-cluster"
 
     def __init__(self, plan: Plan, settings: Settings, policy: RestartPolicy | None = None) -> None:
         if plan.deployed:
@@ -310,8 +293,13 @@ class Cluster:
         self.settings = settings
         self.policy = policy
         self.brokers: dict[str, SupervisedBroker] = {}
+        self._started = False
+        self._stopped = False
 
     def start(self) -> None:
+        if self._started:
+            raise RuntimeError("a Cluster starts once")
+        self._started = True
         generate(self.plan, self.settings)
         try:
             for node in self.plan.nodes:
@@ -327,19 +315,25 @@ class Cluster:
             raise
 
     def stop(self) -> None:
+        self._stopped = True
         for name in reversed(list(self.brokers)):
             self.brokers[name].stop()
+
+    def is_alive(self) -> bool:
+        """Started, not stopped, and every broker of the plan supervised (none stopped or given up)."""
+        return (not self._stopped and len(self.brokers) == len(self.plan.nodes)
+                and all(b.is_alive() for b in self.brokers.values()))
 
     def failed(self) -> list[str]:
         return [name for name, b in self.brokers.items() if b.gave_up.is_set()]
 
     def wait_bridged(self, timeout: float = 20.0) -> bool:
-        """Until every edge reports its bridge up ($SYS/broker/connection/<id>/state = 1)."""
+        """Until every edge reports its link to the core up ($SYS/broker/connection/<id>/state = 1)."""
         deadline = time.monotonic() + timeout
         password = broker_passwords(self.settings.data_dir)[ACCOUNT_OPERATOR]
         while time.monotonic() < deadline:
             found = status(self.plan.edges, password, timeout=min(2.0, max(0.1, deadline - time.monotonic())))
-            if all(s.reachable and s.bridges and all(s.bridges.values()) for s in found):
+            if all(s.reachable and s.core_links and all(s.core_links.values()) for s in found):
                 return True
             time.sleep(0.1)
         return False
@@ -374,7 +368,8 @@ class NodeStatus:
     values: dict[str, str] = field(default_factory=dict)
 
     @property
-    def bridges(self) -> dict[str, bool]:
+    def core_links(self) -> dict[str, bool]:
+        """An edge's links to the core (Mosquitto's bridge connections): remote client id -> up."""
         prefix, suffix = _SYS + "connection/", "/state"
         return {
             topic[len(prefix):-len(suffix)]: value.strip() == "1"
@@ -452,138 +447,13 @@ def format_status(rows: Sequence[NodeStatus]) -> str:
         if not row.reachable:
             lines.append(f"{row.node.name:<14} {row.node.role:<5} {address:<22} unreachable: {row.error}")
             continue
-        bridges = ", ".join(f"{name}={'up' if up else 'DOWN'}" for name, up in sorted(row.bridges.items())) or "-"
+        links = ", ".join(f"{name}={'up' if up else 'DOWN'}" for name, up in sorted(row.core_links.items())) or "-"
         lines.append(
             f"{row.node.name:<14} {row.node.role:<5} {address:<22} {row.value('clients/connected'):>7} "
             f"{row.value('load/messages/received/1min'):>11} {row.value('load/messages/sent/1min'):>12} "
-            f"{row.value('load/publish/sent/1min'):>11}  {bridges}"
+            f"{row.value('load/publish/sent/1min'):>11}  {links}"
         )
     return "\n".join(lines)
-
-
-# --- `livecomments cluster ...` -------------------------------------------------------------------
-
-
-def add_cluster_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cluster = sub.add_parser("cluster", help="generate, run and watch a core + edges Mosquitto topology")
-    verbs = cluster.add_subparsers(dest="verb", required=True)
-
-    gen = verbs.add_parser("generate", help="write one directory per broker for a deployment on several machines")
-    gen.add_argument("--out", type=Path, required=True, help="where to write the directories")
-    gen.add_argument("--core", action="append", default=[], metavar="HOST:PORT",
-                     help="address the edges dial for the core; repeat for a standby (main first)")
-    gen.add_argument("--edge-host", action="append", default=[], metavar="HOST",
-                     help="each edge's address, for `cluster status` (default edge-1, edge-2, ...)")
-    gen.add_argument("--mqtt-port", type=int, help="every broker's MQTT TCP port (default 1883)")
-    gen.add_argument("--ws-port", type=int, help="the edges' WebSocket port (default 8083)")
-
-    run = verbs.add_parser("run", help="run a whole topology on this machine, supervised, until SIGTERM")
-    run.add_argument("--host", help="listen address (default 127.0.0.1); WebSocket listeners bind every interface")
-    run.add_argument("--base-port", type=int, default=18800,
-                     help="cores on BASE (+1), edge i on BASE+100+i (TCP) and BASE+200+i (WebSocket); "
-                     "a taken port is swapped for a free one; 0: free ports only")
-    run.add_argument("--out", type=Path, help="where the files go (default <data dir>/cluster)")
-
-    for p in (gen, run):
-        p.add_argument("--edges", type=int, default=2, help="how many edge brokers (default 2)")
-        p.add_argument("--standby", action="store_true", help="an active/standby pair of cores")
-        p.add_argument("--data-dir", type=Path, help="where the generated credentials live (LIVECOMMENTS_DATA_DIR)")
-        p.add_argument("--bridge-qos", type=int, default=1, choices=(0, 1, 2), help="edge bridges' QoS (default 1)")
-        p.add_argument("--bridge-keepalive", type=int, default=30, help="edge bridges' keepalive, s (default 30)")
-        p.add_argument("--restart-timeout", default="1,15", metavar="BASE,CAP",
-                       help="edge bridges' reconnect delay, jittered from BASE to CAP s (default 1,15)")
-        p.add_argument("--persistent-bridge", action="store_true",
-                       help="cleansession false: the core queues live/ for a disconnected edge")
-        for name, helptext in (
-            ("max-queued-messages", "per-client queue, messages (default 4000)"),
-            ("max-queued-bytes", "per-client queue, bytes (default 32 MiB)"),
-            ("max-keepalive", "longest keepalive MQTT 5 clients may use, s (default 120)"),
-            ("tcp-max-connections", "per broker, TCP listener (default 2048)"),
-            ("ws-max-connections", "per edge, WebSocket listener (default 16384)"),
-            ("sys-interval", "seconds between $SYS updates (default 10)"),
-        ):
-            p.add_argument(f"--{name}", type=int, help=helptext)
-        p.add_argument("--log-level", default="INFO")
-        p.set_defaults(handler=cluster_command)
-
-    st = verbs.add_parser("status", help="connections, message rates and bridge state of every broker, from $SYS")
-    st.add_argument("--dir", type=Path, help="the generated directory with cluster.json (default <data dir>/cluster)")
-    st.add_argument("--data-dir", type=Path, help="where the operator password lives (LIVECOMMENTS_DATA_DIR)")
-    st.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each broker")
-    st.add_argument("--log-level", default="WARNING")
-    st.set_defaults(handler=cluster_command)
-
-
-def _knobs(args: argparse.Namespace) -> Knobs:
-    try:
-        base, cap = (int(x) for x in str(args.restart_timeout).split(","))
-    except ValueError as exc:
-        raise ConfigError("--restart-timeout is BASE,CAP in seconds, e.g. 1,15") from exc
-    return Knobs(
-        bridge_qos=args.bridge_qos, cleansession=not args.persistent_bridge, bridge_keepalive=args.bridge_keepalive,
-        restart_timeout=(base, cap), max_queued_messages=args.max_queued_messages,
-        max_queued_bytes=args.max_queued_bytes, max_keepalive=args.max_keepalive,
-        tcp_max_connections=args.tcp_max_connections, ws_max_connections=args.ws_max_connections,
-        sys_interval=args.sys_interval,
-    )
-
-
-def cluster_command(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        if args.verb == "status":
-            return _status_command(args, settings)
-        knobs = _knobs(args)
-        if args.verb == "generate":
-            plan = deployment_plan(settings, args.out, args.edges, standby=args.standby,
-                                   core_addresses=args.core, edge_hosts=args.edge_host, knobs=knobs)
-            generate(plan, settings)
-            print(f"wrote {len(plan.nodes)} brokers under {plan.out}: "
-                  + ", ".join(n.name for n in plan.nodes))
-            print("copy each directory's files to /etc/livecomments/ on its machine and run "
-                  "`mosquitto -c /etc/livecomments/mosquitto.conf`;")
-            print(f"services get LIVECOMMENTS_MQTT_URL from {plan.out}/bridge.env and webapp.env (secret)")
-            return 0
-        return _run_command(args, settings, knobs)
-    except (ConfigError, MosquittoStartError, FileNotFoundError) as exc:
-        print(f"livecomments cluster {args.verb}: {exc}", file=sys.stderr, flush=True)
-        return 1
-
-
-def _run_command(args: argparse.Namespace, settings: Settings, knobs: Knobs) -> int:
-    from wiring.cli import _stop_event
-
-    stop = _stop_event()
-    out = args.out or settings.data_dir / "cluster"
-    plan = local_plan(settings, out, args.edges, standby=args.standby, base_port=args.base_port, knobs=knobs)
-    cluster = Cluster(plan, settings)
-    cluster.start()
-    try:
-        print(f"livecomments cluster is up: {len(plan.cores)} core(s), {len(plan.edges)} edge(s), files in {out}")
-        for line in cluster.lines():
-            print("  " + line)
-        print(f"  status: livecomments cluster status --data-dir {settings.data_dir}", flush=True)
-        while not stop.wait(1.0):
-            if cluster.failed():
-                print(f"livecomments cluster run: gave up on {', '.join(cluster.failed())}", file=sys.stderr,
-                      flush=True)
-                return 1
-    finally:
-        cluster.stop()
-    return 0
-
-
-def _status_command(args: argparse.Namespace, settings: Settings) -> int:
-    directory = args.dir or settings.data_dir / "cluster"
-    try:
-        nodes = load_nodes(directory)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"livecomments cluster status: no topology in {directory}: {exc}", file=sys.stderr)
-        return 1
-    password = os.environ.get("LIVECOMMENTS_OPERATOR_PASSWORD") or broker_passwords(settings.data_dir)[
-        ACCOUNT_OPERATOR]
-    rows = status(nodes, password, args.timeout)
-    print(format_status(rows), flush=True)
-    return 0 if all(r.reachable for r in rows) else 1
 
 
 __all__ = [

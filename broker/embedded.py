@@ -265,11 +265,14 @@ async def _close_quietly(writer: WriterAdapter) -> None:
 
 
 class BrokerThread:
-    """The broker on its own event loop in a daemon thread.
+    """The broker on its own event loop in a daemon thread; a `livecomments.service.Service`.
 
     `start()` returns once both listeners accept connections, or raises BrokerStartError;
-    `stop()` shuts the broker down (its sessions, listeners and plugins) and joins the thread.
+    `stop()` shuts the broker down (its sessions, listeners and plugins) and joins the thread,
+    and may be called twice or before `start()`; `is_alive()` is true while the loop runs.
     """
+
+    name = "amqtt"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -300,7 +303,7 @@ class BrokerThread:
         ]
 
     def is_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive() and not self._stop_requested.is_set()
 
     def start(self, timeout: float = 15.0) -> None:
         if self._thread is not None:

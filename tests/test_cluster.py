@@ -161,9 +161,9 @@ def test_status_reads_sys_from_every_broker(cluster: Cluster) -> None:
     rows = status(cluster.plan.nodes, password)
     assert [r.node.name for r in rows] == ["core", "edge-1", "edge-2", "edge-3"]
     assert all(r.reachable for r in rows), [r.error for r in rows]
-    assert rows[0].bridges == {}
+    assert rows[0].core_links == {}
     for row in rows[1:]:
-        assert row.bridges == {row.node.remote_clientid: True}
+        assert row.core_links == {row.node.remote_clientid: True}
         assert float(row.value("load/messages/received/1min")) >= 0
     where = ("--data-dir", str(cluster.settings.data_dir), "--dir", str(cluster.plan.out))
     done = _cli("cluster", "status", *where)
