@@ -2,21 +2,14 @@
 // settings. Both are modal <dialog>s; the rules live in moderation.js. User text only through
 // textContent.
 
-import { call } from "./api.js";
+import { el as makeEl } from "./dom.js";
 import { describeActionFailure, settingsPatch } from "./moderation.js";
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/** `session()`: the signed-in reader or null; `notify(message, isError)`: a toast on the page;
- * `expired(message)`: the token was refused (sign out). */
-export function setupPanels({ config, session, notify, expired }) {
+/** `http`: http.js's; `session()`: the signed-in reader or null; `notify(message, isError)`: a
+ * toast on the page; `expired(message)`: the token was refused (sign out). */
+export function setupPanels({ doc, config, http, session, notify, expired }) {
+  const $ = (id) => doc.getElementById(id);
+  const el = (tag, className, text) => makeEl(doc, tag, className, text);
   const review = $("review-dialog");
   const settings = $("settings-dialog");
   let reviewLoading = false;
@@ -69,7 +62,7 @@ export function setupPanels({ config, session, notify, expired }) {
     const status = $("review-status");
     setStatus(status, "Loading…");
     $("review-refresh").disabled = true;
-    const result = await call(config.api.review, { token: token() });
+    const result = await http.request(config.api.review, { token: token() });
     reviewLoading = false;
     $("review-refresh").disabled = false;
     if (!result.ok || !Array.isArray(result.body?.comments)) {
@@ -121,7 +114,7 @@ export function setupPanels({ config, session, notify, expired }) {
     for (const b of item.querySelectorAll("button")) b.disabled = true;
     const status = $("review-status");
     setStatus(status, what === "approve" ? "Approving…" : "Rejecting…");
-    const result = await call(`${config.api.comment}${encodeURIComponent(item.dataset.id)}/${what}`, {
+    const result = await http.request(`${config.api.comment}${encodeURIComponent(item.dataset.id)}/${what}`, {
       method: "POST",
       token: token(),
       body: {},
@@ -153,7 +146,7 @@ export function setupPanels({ config, session, notify, expired }) {
     const status = $("settings-status");
     setStatus(status, "Loading the current settings…");
     $("settings-save").disabled = true;
-    const result = await call(config.api.video, { token: token() });
+    const result = await http.request(config.api.video, { token: token() });
     if (!result.ok || result.body === null) {
       failed("load", result, status);
       return;
@@ -196,7 +189,7 @@ export function setupPanels({ config, session, notify, expired }) {
     }
     $("settings-save").disabled = true;
     setStatus(status, "Saving…");
-    const result = await call(config.api.settings, { method: "PATCH", token: token(), body: patch });
+    const result = await http.request(config.api.settings, { method: "PATCH", token: token(), body: patch });
     $("settings-save").disabled = false;
     if (!result.ok) {
       failed("settings", result, status);
