@@ -12,6 +12,10 @@ from livecomments.wire import Submission, decode_reaction_counts, decode_submiss
 
 REACTION_KINDS = tuple(k.value for k in ReactionKind)
 
+# An ingest message as it came: (mid, qos, topic as sent, payload, the connection it came on: acks
+# go back on that one).
+Received = tuple[int, int, bytes, bytes, int]
+
 
 CHANGES = ("events", "state", "reactions")
 

@@ -1,21 +1,23 @@
 """The bridge service: the single writer of live/.
 
 Each batch of what arrived on ingest/ (plus what the sweeper finds stuck) is decided and
-recorded in one transaction (set-based SQL, bridge.apply) on the committer's thread, while
-the bridge's thread decodes the next batch and publishes the last; the messages are acked
-only after their batch's commit. Events are written to the `live_events` outbox in the
-same transaction that assigns their seq, encoded once; the same bytes are published
-from memory (bridge.stream), pipelined: no step waits for a PUBACK. A message's events
-are marked published, in the next transaction, once the broker has confirmed it, so a
-crash anywhere leaves nothing lost: the next bridge finds what was not confirmed in the
-outbox and publishes it again, in seq order (duplicates carry the same seq). Across a
-reconnect of this process paho itself sends the unconfirmed messages again, first and
-in order; new ones wait for the subscription to be back, so each connection sees every
+recorded in one transaction (set-based SQL, bridge.apply) on the committer's thread
+(bridge.committer), while the bridge's thread decodes the next batch (bridge.inbox) and
+publishes the last; the messages are acked only after their batch's commit. Events are
+written to the `live_events` outbox in the same transaction that assigns their seq, encoded
+once; the same bytes are published from memory (bridge.stream), pipelined: no step waits for
+a PUBACK. A message's events are marked published, in the next transaction, once the broker
+has confirmed it, so a crash anywhere leaves nothing lost: the next bridge finds what was not
+confirmed in the outbox and publishes it again, in seq order (duplicates carry the same seq).
+Across a reconnect of this process the bus itself sends the unconfirmed messages again, first
+and in order; new ones wait for the subscription to be back, so each connection sees every
 video's seq strictly increasing.
 
-A quiet video's comment goes out at once; a busy video's events are gathered into one
-message per EVENTS_INTERVAL_S (<= 20 messages/s per viewer). `recent`, `ticker` and
-`reactions` are republished at most every RETAINED_INTERVAL_S, from the in-memory window.
+When each video's events and retained views may go is bridge.pacing's decision; the recent
+windows the retained `recent` is built from are bridge.windows'. This module is the
+orchestration: the loop, the bus's callbacks, and the queries each step needs. What it uses
+(database, bus, cache, metrics, clock) comes in as BridgeDeps (bridge.deps), made by
+wiring.bridge; it opens nothing itself and runs no migrations.
 """
 
 from __future__ import annotations
@@ -24,22 +26,20 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
 import orjson
-import paho.mqtt.client as paho
-from prometheus_client import start_http_server
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.apply import BatchResult, Outcome, Screened, apply_batch, prescreen
+from bridge.bus import QUEUED, BusHandlers, IngestBus, Published
+from bridge.committer import Committer, Job
+from bridge.deps import BridgeDeps
 from bridge.dirty import DirtyVideos, Flags
-from bridge.inbox import Inbox
-from bridge.ingest_client import IngestClient
-from bridge.metrics import BridgeMetrics
+from bridge.inbox import Inbox, Received
+from bridge.pacing import Pacer
 from bridge.queries import (
     add_live_reactions,
     events_after,
@@ -53,9 +53,8 @@ from bridge.queries import (
 )
 from bridge.recent import RecentWindow
 from bridge.stream import InFlight, Streams, encode_raw_batch
-from infra.db import create_schema, make_engine, read_only
-from infra.mqtt_client import make_client, service_address
-from infra.recent_cache import RecentCache
+from bridge.windows import RecentWindows
+from infra.db import create_schema, read_only
 from livecomments.config import Settings
 from livecomments.models import Video, VideoStatus
 from livecomments.reads import reaction_totals
@@ -65,116 +64,38 @@ from moderation.terms import TermMatcher
 
 log = logging.getLogger("livecomments.bridge")
 
-EVENTS_INTERVAL_S = 0.05  # one event batch per video per 50 ms at most: <= 20 messages/s per viewer
-RETAINED_INTERVAL_S = 0.25  # recent/ticker and reactions are republished at most every 250 ms
 SWEEP_INTERVAL_S = 1.0
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-# An ingest message: (mid, qos, topic as sent, payload, the connection it came on: acks go back on that one).
-Received = tuple[int, int, bytes, bytes, int]
-QUEUED = (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN)  # publish results paho keeps the message for
-
-
-@dataclass
-class Job:
-    """One batch on its way through the committer: what it came from, what it is, how it went."""
-
-    received: list[Received]  # acked once `result` is committed
-    inbox: Inbox
-    submissions: list[Submission]  # the inbox's, then the sweeper's
-    confirmed: list[InFlight]  # PUBACKed event batches, marked published in the same transaction
-    known: dict[str, int]  # a copy of Streams.known when handed over
-    started: float
-    screened: dict[str, Screened] = field(default_factory=dict)  # texts screened while the batch before committed
-    result: BatchResult | None = None
-    error: OperationalError | None = None  # the database is unavailable: the messages are retried
-    crash: BaseException | None = None  # anything else: raised on the bridge's thread
-
-
-class Committer:
-    """A thread that runs one job at a time, handed over by the bridge's thread and taken back by it.
-
-    One job in flight at most: transactions run one after another in the order handed over,
-    so each video's seq is assigned in order, and the bridge sees each job's end before the
-    next one starts (it acks and queues one job's outcome before handing over the next)."""
-
-    def __init__(self, work: Callable[[Job], None], wake: threading.Event) -> None:
-        self._work = work
-        self._wake = wake  # the bridge's: set when a job ends
-        self._lock = threading.Condition()
-        self._job: Job | None = None  # handed over, not yet taken back
-        self._done = False
-        self._stopping = False
-        self._thread = threading.Thread(target=self._main, name="bridge-committer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    @property
-    def busy(self) -> bool:
-        """A job is handed over and not yet taken back."""
-        return self._job is not None
-
-    @property
-    def finished(self) -> bool:
-        return self._done
-
-    def submit(self, job: Job) -> None:
-        with self._lock:
-            assert self._job is None, "one job at a time"
-            self._job, self._done = job, False
-            self._lock.notify_all()
-
-    def take(self) -> Job | None:
-        """The finished job (it is no longer busy), or None."""
-        with self._lock:
-            if not self._done:
-                return None
-            job, self._job, self._done = self._job, None, False
-            return job
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Until the job in flight is finished (True) or `timeout` passes."""
-        with self._lock:
-            return self._lock.wait_for(lambda: self._done or self._job is None, timeout)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-            self._lock.notify_all()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _main(self) -> None:
-        while True:
-            with self._lock:
-                self._lock.wait_for(lambda: self._stopping or (self._job is not None and not self._done))
-                if self._job is None or self._done:
-                    return  # stopping, nothing left to do
-                job = self._job
-            try:
-                self._work(job)
-            except BaseException as exc:  # noqa: BLE001 - raised again on the bridge's thread, as before
-                job.crash = exc
-            with self._lock:
-                self._done = True
-                self._lock.notify_all()
-            self._wake.set()
+DB_RETRY_S = 0.5  # the database was unavailable: the next try waits this long
+START_TIMEOUT_S = 60.0
 
 
 class Bridge:
-    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
+    """A Service (livecomments.service): start() runs the loop on a thread of its own."""
+
+    name = "bridge"
+
+    def __init__(self, settings: Settings, deps: BridgeDeps | None = None) -> None:
+        self._migrate = deps is None
+        if deps is None:  # TRANSITIONAL, until wiring/cli.py and wiring/up.py call wiring.bridge.build_bridge
+            from wiring.bridge import bridge_deps
+
+            deps = bridge_deps(settings)
         self.settings = settings
+        self.deps = deps
         self.topics = settings.topics
-        part = settings.partition
-        self.client_id = client_id or f"livecomments-bridge-{part.index}-of-{part.count}"
-        self.metrics = BridgeMetrics()
+        self.metrics = deps.metrics
         self._partition = settings.partition
-        self._cache = RecentCache.from_url(settings.redis_url)
+        self._cache = deps.cache
+        self._monotonic = deps.clock.monotonic
+        self._wall_ms = deps.clock.wall_ms
+        self._sessions = sessionmaker(deps.engine, expire_on_commit=False)
+        self._reads = sessionmaker(read_only(deps.engine), expire_on_commit=False)
+        self._handlers = BusHandlers(
+            connected=self._on_connect, refused=self._on_refused, disconnected=self._on_disconnect,
+            subscribed=self._on_subscribe, ingest=self._on_ingest, message=self._on_message,
+            published=self._on_publish,
+        )
+        self._bus: IngestBus | None = None  # made when the loop starts
         self._inbox: deque[Received] = deque()
         self._wake = threading.Event()  # set when the inbox gets something
         self._retry: list[Received] = []
@@ -185,33 +106,69 @@ class Bridge:
         self._committer = Committer(self._commit, self._wake)  # started in run()
         self._generation = 0
         self._resync = threading.Event()
-        self._subscribed = False  # the ingest subscription is back: paho has resent what was in flight
+        self._subscribed = False  # the ingest subscription is back: the bus has resent what was in flight
         self._streams = Streams()
-        self._pubacks: deque[tuple[int, float]] = deque()  # (mid, when), from paho's thread
-        self._wake_at = float("inf")  # when a throttled video is next due
-        self._windows: dict[str, RecentWindow] = {}
+        self._pubacks: deque[tuple[int, float]] = deque()  # (mid, when), from the bus's thread
+        self._pacer = Pacer(self._monotonic)
+        self._windows = RecentWindows(settings.recent_size, self._monotonic)
         self._dirty = DirtyVideos()
-        self._reactions_sent: dict[str, float] = {}
-        self._recent_sent: dict[str, float] = {}
-        self._events_sent: dict[str, float] = {}
-        self._last_sweep = 0.0
-        self._last_scan = 0.0
-        self._client: IngestClient | None = None
-        self._sessions: sessionmaker[Session] | None = None
-        self._reads: sessionmaker[Session] = sessionmaker(expire_on_commit=False)  # bound in run()
-        self.ready = threading.Event()
+        self._last_sweep = float("-inf")
+        self._last_scan = float("-inf")
+        self.ready = threading.Event()  # the loop has run one round
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ended = threading.Event()  # the loop's thread has ended
+        self.failure: BaseException | None = None  # what ended the loop, if not stop()
 
-    # -- lifecycle ---------------------------------------------------------------
+    # -- the Service -----------------------------------------------------------------
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Run the loop on a thread of its own; return once it has run one round (the bus is
+        connecting, the outbox has been read). Raises if it ended or did not get that far."""
+        if self._thread is not None:
+            raise RuntimeError("a Bridge starts once")
+        self._stop.clear()  # a stop() before start() stopped nothing
+        self._thread = threading.Thread(target=self._main, name="bridge", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.ready.is_set() and not self._ended.is_set():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the bridge did not start within {timeout:g} s")
+            self._ended.wait(0.05)
+        if not self.ready.is_set() or self.failure is not None:
+            raise RuntimeError("the bridge did not start") from self.failure
+
+    def stop(self) -> None:
+        """Stop the loop (the batch in flight is committed and acked first) and wait for it."""
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join()
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _main(self) -> None:
+        try:
+            self.run(self._stop)
+        except BaseException as exc:  # noqa: BLE001 - kept for start() and is_alive(); logged here
+            self.failure = exc
+            log.exception("the bridge stopped on an error")
+        finally:
+            self._ended.set()
+
+    # -- the loop --------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        engine = make_engine(self.settings.effective_database_url)
-        create_schema(engine)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reads.configure(bind=read_only(engine))
+        """The loop, on the caller's thread, until `stop` is set (start() runs it on a thread of its own)."""
+        if self._migrate:  # TRANSITIONAL: the wiring migrates before it builds the bridge
+            create_schema(self.deps.engine)
         self._committer.start()
-        client = self._connect()
-        metrics_server = self._serve_metrics()
-        log.info("bridge started (database %s)", engine.url.render_as_string(hide_password=True))
+        bus = self._bus = self.deps.bus(self._handlers)
+        bus.connect()
+        serve = self.deps.serve_metrics
+        stop_metrics = serve(self.metrics.registry) if serve is not None else None
+        log.info("bridge started")
         try:
             while not stop.is_set():
                 self.step(timeout=0.05)
@@ -222,66 +179,45 @@ class Bridge:
                     self._complete(job)
         finally:
             self._committer.stop()
-            client.disconnect()
-            client.loop_stop()
-            if metrics_server is not None:
-                metrics_server.shutdown()
-            engine.dispose()
+            bus.close()
+            if stop_metrics is not None:
+                stop_metrics()
+            if self._migrate:  # TRANSITIONAL: the engine was made for this bridge
+                self.deps.engine.dispose()
             log.info("bridge stopped")
 
-    def _serve_metrics(self) -> Any:
-        if not self.settings.bridge_metrics_port:
-            return None
-        server, _thread = start_http_server(
-            self.settings.bridge_metrics_port, addr=self.settings.host, registry=self.metrics.registry
-        )
-        return server
+    # -- the bus's callbacks (its thread) --------------------------------------------
 
-    def _connect(self) -> IngestClient:
-        addr = service_address(self.settings, "bridge")
-        client = IngestClient.adopt(make_client(self.client_id, addr, clean_session=False, manual_ack=True))
-        client.sink = self._on_ingest
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.on_publish = self._on_publish
-        client.connect_async(addr.host, addr.port, keepalive=30)
-        client.loop_start()
-        self._client = client
-        return client
-
-    # -- MQTT callbacks (paho's network thread) ------------------------------------
-
-    def _on_connect(self, client: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            log.error("broker refused the bridge: %s", reason)
-            return
+    def _on_connect(self) -> None:
+        assert self._bus is not None
         self._generation += 1
-        self._subscribed = False  # until SUBACK: paho first sends again what was in flight, in order
-        client.subscribe(self.topics.ingest_filter, qos=1)
+        self._subscribed = False  # until SUBACK: the bus first sends again what was in flight, in order
+        self._bus.subscribe(self.topics.ingest_filter)
         self._resync.set()
         log.info("connected to the broker; consuming %s", self.topics.ingest_filter)
 
-    def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        log.warning("disconnected from the broker (%s); paho reconnects", reason)
+    def _on_refused(self, reason: str) -> None:
+        log.error("broker refused the bridge: %s", reason)
 
-    def _on_subscribe(self, *_args: Any) -> None:
+    def _on_disconnect(self, reason: str) -> None:
+        log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_subscribe(self) -> None:
         self._subscribed = True
 
     def _on_ingest(self, mid: int, topic: bytes, payload: bytes) -> None:
-        """A QoS 1 ingest message (IngestClient's sink): queued as it came, nothing more here."""
+        """A QoS 1 ingest message: queued as it came, nothing more here."""
         self._inbox.append((mid, 1, topic, payload, self._generation))
         if not self._wake.is_set():  # after the append: a drain that cleared it sees the message
             self._wake.set()
 
-    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
-        """Anything else paho delivers (a QoS 0 publish on ingest/)."""
-        self._inbox.append((message.mid, message.qos, message._topic, bytes(message.payload), self._generation))
+    def _on_message(self, mid: int, qos: int, topic: bytes, payload: bytes) -> None:
+        """Anything else the bus delivers (a QoS 0 publish on ingest/)."""
+        self._inbox.append((mid, qos, topic, payload, self._generation))
         if not self._wake.is_set():
             self._wake.set()
 
-    def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+    def _on_publish(self, mid: int) -> None:
         self._pubacks.append((mid, time.perf_counter()))
 
     # -- the work ------------------------------------------------------------------
@@ -293,19 +229,17 @@ class Bridge:
         The transaction of batch N runs on the committer's thread while this one decodes batch
         N+1 and publishes N-1's events. Batches are committed one after another, in the order
         they were handed over, and each one's messages are acked only after its commit."""
-        assert self._sessions is not None
         self._take_pubacks()
         job = self._committer.take()
         if job is not None:
             self._complete(job)
-        wait = 0.0 if job is not None else min(timeout, max(0.0, self._wake_at - time.monotonic()))
-        self._gather(wait)
+        self._gather(0.0 if job is not None else self._pacer.wait(timeout))
         if not self._committer.busy:
             self._hand_over()
         if self._dirty or self._streams.queued:
             self._publish()
         else:
-            self._wake_at = float("inf")
+            self._pacer.idle()
         self.ready.set()
 
     def _gather(self, timeout: float) -> None:
@@ -357,19 +291,19 @@ class Bridge:
             self._streams.confirmed = job.confirmed + self._streams.confirmed  # marked next time
             self._retry = job.received + self._pending_received + self._retry
             self._pending_received, self._pending, self._screened = [], Inbox(), {}
-            time.sleep(0.5)
+            self._stop.wait(DB_RETRY_S)
             return
         result, inbox = job.result, job.inbox
         assert result is not None
         self._count(result.outcomes, len(inbox.submissions))
         self.metrics.batch_size.observe(len(job.submissions))
-        now = _now_ms()
+        now = self._wall_ms()
         lag = self.metrics.ingest_lag
         for sub in inbox.submissions:
             lag.observe(max(0, now - sub.ts) / 1000)
         self._terms.update(result.terms)
         self._take_events(result)
-        self._update_windows(result)
+        self._windows.take(result.approved, result.reply_counts)
         self._dirty.mark(result.videos, recent=True)
         self._dirty.mark(set(inbox.reactions), reactions=True)
         self._ack(job.received)
@@ -417,12 +351,11 @@ class Bridge:
             self.metrics.ingest.labels("valid").inc(valid)
 
     def _sweep(self) -> list[Submission]:
-        now = time.monotonic()
+        now = self._monotonic()
         if now - self._last_sweep < SWEEP_INTERVAL_S:
             return []
         self._last_sweep = now
-        assert self._sessions is not None
-        cutoff = int(time.time() * 1000 - self.settings.sweep_after_s * 1000)
+        cutoff = self._wall_ms() - int(self.settings.sweep_after_s * 1000)
         with self._reads() as session:
             stuck = [s for s in stuck_pending(session, cutoff, limit=5000) if self._partition.owns(s.video_id)][:500]
         if stuck:
@@ -438,13 +371,12 @@ class Bridge:
         seq of each video whose events this process holds (see apply_batch). OperationalError: the
         caller retries the messages and marks `confirmed` again (a comment already decided comes back
         a duplicate)."""
-        assert self._sessions is not None
         try:
             with self._sessions.begin() as session:
                 self._write_marks(session, confirmed)
                 for video_id, counts in reactions.items():
                     add_live_reactions(session, video_id, counts)
-                return apply_batch(session, submissions, _now_ms(), known, screened)
+                return apply_batch(session, submissions, self._wall_ms(), known, screened)
         except OperationalError:
             raise
         except SQLAlchemyError:
@@ -458,7 +390,7 @@ class Bridge:
         for sub in submissions:
             try:
                 with self._sessions.begin() as session:
-                    one = apply_batch(session, [sub], _now_ms(), known, screened)
+                    one = apply_batch(session, [sub], self._wall_ms(), known, screened)
             except OperationalError:
                 raise
             except SQLAlchemyError:
@@ -473,7 +405,6 @@ class Bridge:
 
     def _mark_confirmed(self) -> None:
         """No transaction this step: the confirmed events are marked in one of their own."""
-        assert self._sessions is not None
         confirmed = self._streams.take_confirmed()
         try:
             with self._sessions.begin() as session:
@@ -500,19 +431,19 @@ class Bridge:
 
     def _sync(self, video_id: str) -> None:
         """Take the video's events others appended (or, for a video not seen yet, the unpublished ones)."""
-        assert self._sessions is not None
         with self._reads() as session:
             events = events_after(session, video_id, self._streams.known.get(video_id))
         self._streams.extend(video_id, events)
 
     def _scan_outbox(self, force: bool = False) -> None:
         """Now and then, find events in the outbox this process does not hold: others appended them
-        and their nudge never came, or a bridge before this one left them unconfirmed."""
-        now = time.monotonic()
+        and their nudge never came, or a bridge before this one left them unconfirmed. (At the same
+        cadence, the recent windows of videos no longer in use are dropped.)"""
+        now = self._monotonic()
         if not force and now - self._last_scan < SWEEP_INTERVAL_S:
             return
         self._last_scan = now
-        assert self._sessions is not None
+        self._windows.forget_idle(now)
         with self._reads() as session:
             heads = unpublished_heads(session)
         known = self._streams.known
@@ -522,14 +453,14 @@ class Bridge:
         self._dirty.mark(backlog, recent=True, state=True, reactions=True, reload=True)
 
     def _ack(self, acks: Iterable[Received]) -> None:
-        if self._client is None:
+        if self._bus is None:
             return
         generation = self._generation
         # a mid means nothing on a newer connection; QoS 0 has nothing to ack
-        self._client.ack_all([mid for mid, qos, _t, _p, gen in acks if gen == generation and qos == 1])
+        self._bus.ack_all([mid for mid, qos, _t, _p, gen in acks if gen == generation and qos == 1])
 
     def _connected(self) -> bool:
-        return self._client is not None and self._subscribed and self._client.is_connected()
+        return self._bus is not None and self._subscribed and self._bus.is_connected()
 
     def _take_pubacks(self) -> None:
         pubacks, streams = self._pubacks, self._streams
@@ -550,68 +481,46 @@ class Bridge:
     def _window(self, session: Session, video_id: str) -> RecentWindow:
         window = self._windows.get(video_id)
         if window is None:
-            size = self.settings.recent_size
-            window = RecentWindow(size, recent_comments(session, video_id, size))
-            self._windows[video_id] = window
+            size = self._windows.size
+            window = self._windows.load(video_id, recent_comments(session, video_id, size))
         return window
-
-    def _update_windows(self, result: BatchResult) -> None:
-        for comment in result.approved:
-            window = self._windows.get(comment["video_id"])
-            if window is None:
-                continue  # loaded from the database (with this comment) when first published
-            window.add(comment)
-        for parent_id, count in result.reply_counts.items():
-            for window in self._windows.values():
-                window.bump_replies(parent_id, count)
 
     def _resync_targets(self) -> set[str]:
         """After (re)connecting: republish the backlog and every live video's retained topics."""
-        assert self._sessions is not None
         with self._reads() as session:
             live = set(session.scalars(select(Video.id).where(Video.status == VideoStatus.LIVE)))
         self._windows.clear()  # rebuilt from the database: it is the source of truth
         return {v for v in live if self._partition.owns(v)}
 
     def _publish(self) -> None:
-        self._wake_at = float("inf")
+        pacer = self._pacer
+        now = pacer.begin()
         if not self._connected():
             self._resync.set()  # publish it all once the broker is back
             return
-        now = time.monotonic()
         streams, dirty = self._streams, self._dirty
         for video_id in set(dirty.videos()) | set(streams.queued):
-            due = self._sent_at(self._events_sent, video_id) + EVENTS_INTERVAL_S
-            if now < due and streams.has_queued(video_id):
-                self._wake_at = min(self._wake_at, due)
+            if streams.has_queued(video_id) and not pacer.events_due(video_id, now):
                 continue  # this video's viewers got a batch a moment ago: let the next one grow
             if not self._flush_events(video_id, now):
-                self._wake_at = now + 0.1  # paho's queue is full: try again shortly
+                pacer.retry_soon(now)  # the bus's queue is full
                 return
             if video_id not in dirty:
                 continue
-            recent_at = self._sent_at(self._recent_sent, video_id) + RETAINED_INTERVAL_S
-            reactions_at = self._sent_at(self._reactions_sent, video_id) + RETAINED_INTERVAL_S
-            flags = dirty.take(video_id, recent_due=now >= recent_at, reactions_due=now >= reactions_at)
+            recent_due, reactions_due = pacer.retained_due(video_id, now)
+            flags = dirty.take(video_id, recent_due=recent_due, reactions_due=reactions_due)
             if video_id in dirty:  # throttled views left for later
-                self._wake_at = min([self._wake_at] + [t for t in (recent_at, reactions_at) if t > now])
+                pacer.retained_later(video_id, now)
             if not self._publish_retained(video_id, flags):
                 dirty.mark({video_id}, **flags.as_marks())
-                self._wake_at = now + 0.1
+                pacer.retry_soon(now)
                 return
-            if flags.recent:
-                self._recent_sent[video_id] = now
-            if flags.reactions:
-                self._reactions_sent[video_id] = now
-
-    @staticmethod
-    def _sent_at(table: dict[str, float], video_id: str) -> float:
-        return table.get(video_id, float("-inf"))
+            pacer.retained_sent(video_id, now, recent=flags.recent, reactions=flags.reactions)
 
     def _publish_retained(self, video_id: str, flags: Flags) -> bool:
         if flags.reload:
-            self._windows.pop(video_id, None)  # a delete, approve or restore changed it: rebuild
-        infos: list[paho.MQTTMessageInfo] = []
+            self._windows.drop(video_id)  # a delete, approve or restore changed it: rebuild
+        infos: list[Published] = []
         if flags.recent or flags.reload:
             infos += self._retained_recent(video_id)
         if flags.state:
@@ -621,36 +530,34 @@ class Bridge:
         return all(info.rc in QUEUED for info in infos)  # not waited for: a reconnect republishes them all
 
     def _flush_events(self, video_id: str, now: float) -> bool:
-        """Hand the video's queued events to paho, in seq order, without waiting for the PUBACKs."""
-        assert self._client is not None
-        streams = self._streams
+        """Hand the video's queued events to the bus, in seq order, without waiting for the PUBACKs."""
+        assert self._bus is not None
+        publish, streams = self._bus.publish, self._streams
         topic = self.topics.comments(video_id)
         sent = False
         while events := streams.take(video_id):
-            info = self._client.publish(topic, encode_raw_batch(video_id, [p for _s, p in events]), qos=1)
+            info = publish(topic, encode_raw_batch(video_id, [p for _s, p in events]))
             if info.rc not in QUEUED:
-                log.warning("paho did not take the batch for %s (%s); will retry", video_id, info.rc)
+                log.warning("the bus did not take the batch for %s (%s); will retry", video_id, info.rc)
                 streams.put_back(video_id, events)
                 return False
             streams.sent(info.mid, video_id, events, time.perf_counter())
             sent = True
         if sent:
-            self._events_sent[video_id] = now
+            self._pacer.events_sent(video_id, now)
         return True
 
-    def _retain(self, topic: str, payload: bytes) -> paho.MQTTMessageInfo:
-        assert self._client is not None
-        return self._client.publish(topic, payload, qos=1, retain=True)
+    def _retain(self, topic: str, payload: bytes) -> Published:
+        assert self._bus is not None
+        return self._bus.publish(topic, payload, retain=True)
 
-    def _retained_recent(self, video_id: str) -> list[paho.MQTTMessageInfo]:
-        assert self._sessions is not None
+    def _retained_recent(self, video_id: str) -> list[Published]:
         seq = self._streams.known.get(video_id)
-        if seq is None or video_id not in self._windows:  # else the window is current: no query
+        window = self._windows.get(video_id) if seq is not None else None
+        if seq is None or window is None:  # else the window is current: no query
             with self._reads() as session:
                 window = self._window(session, video_id)
                 seq = last_seq_of(session, video_id)
-        else:
-            window = self._windows[video_id]
         comments = window.comments()
         infos = [self._retain(self.topics.recent(video_id), encode_recent(video_id, seq, comments))]
         if self._cache is not None:
@@ -661,16 +568,14 @@ class Bridge:
             infos.append(self._retain(self.topics.ticker(video_id), ticker))
         return infos
 
-    def _retained_state(self, video_id: str) -> list[paho.MQTTMessageInfo]:
-        assert self._sessions is not None
+    def _retained_state(self, video_id: str) -> list[Published]:
         with self._reads() as session:
             state = video_state_of(session, video_id)
         if state is None:
             return []
         return [self._retain(self.topics.state(video_id), orjson.dumps(state))]
 
-    def _retained_reactions(self, video_id: str) -> list[paho.MQTTMessageInfo]:
-        assert self._sessions is not None
+    def _retained_reactions(self, video_id: str) -> list[Published]:
         with self._reads() as session:
             window = self._window(session, video_id)
             totals = video_reaction_totals(session, video_id)

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from bridge.committer import Committer, Job
 from bridge.inbox import Inbox
-from bridge.service import Committer, Job
 
 
 def job(n: int) -> Job:

@@ -1,0 +1,86 @@
+"""The bridge process, assembled: the engine, the MQTT connection, the recent cache, the metrics
+server and the clock are chosen here from Settings (each choice logged in one line) and passed
+to bridge.service.Bridge, which opens nothing itself.
+
+Migrations are not run here either: the caller runs infra.db.create_schema once at start-up
+(`run_bridge` does, for the `bridge` command; `up` does it once for every part)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, start_http_server
+from sqlalchemy import Engine
+
+from bridge.deps import BridgeDeps, Clock, MetricsServer
+from bridge.metrics import BridgeMetrics
+from bridge.paho_bus import PahoIngestBus
+from bridge.service import Bridge
+from infra.db import create_schema, make_engine
+from infra.mqtt_client import service_address
+from infra.recent_cache import RecentCache
+from livecomments.config import Settings
+
+log = logging.getLogger("livecomments.wiring")
+
+
+def bridge_client_id(settings: Settings) -> str:
+    """One client id per partition: the broker keeps each one's persistent session."""
+    part = settings.partition
+    return f"livecomments-bridge-{part.index}-of-{part.count}"
+
+
+def metrics_server(host: str, port: int) -> MetricsServer:
+    def serve(registry: CollectorRegistry) -> Callable[[], None]:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+        return server.shutdown
+
+    return serve
+
+
+def bridge_deps(settings: Settings, engine: Engine | None = None) -> BridgeDeps:
+    """What the bridge uses, each chosen from `settings`. `engine`: one already made (and migrated)."""
+    if engine is None:
+        engine = make_engine(settings.effective_database_url)
+    log.info("bridge database: %s", engine.url.render_as_string(hide_password=True))
+    addr = service_address(settings, "bridge")
+    client_id = bridge_client_id(settings)
+    log.info("bridge broker: mqtt://%s:%d as %s, client id %s", addr.host, addr.port, addr.username, client_id)
+    cache = RecentCache.from_url(settings.redis_url)
+    log.info("bridge recent cache: %s", "Redis" if cache is not None else "none (no redis_url)")
+    port = settings.bridge_metrics_port
+    log.info("bridge metrics: %s", f"http://{settings.host}:{port}/metrics" if port else "not served")
+    return BridgeDeps(
+        engine=engine,
+        bus=PahoIngestBus.factory(client_id, addr),
+        cache=cache,
+        metrics=BridgeMetrics(),
+        clock=Clock(),
+        serve_metrics=metrics_server(settings.host, port) if port else None,
+    )
+
+
+def build_bridge(settings: Settings, engine: Engine | None = None) -> Bridge:
+    """The bridge, not started. The database must be migrated already (infra.db.create_schema)."""
+    return Bridge(settings, bridge_deps(settings, engine))
+
+
+def run_bridge(settings: Settings, stop: threading.Event) -> int:
+    """`livecomments bridge`: migrate, build, start, run until `stop` (or until the bridge dies: 1)."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        create_schema(engine)
+        bridge = build_bridge(settings, engine)
+        bridge.start()
+        try:
+            while not stop.wait(0.5):
+                if not bridge.is_alive():
+                    log.error("the bridge stopped on its own")
+                    return 1
+        finally:
+            bridge.stop()
+        return 0 if bridge.failure is None else 1
+    finally:
+        engine.dispose()
