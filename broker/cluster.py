@@ -315,6 +315,8 @@ class Cluster:
             raise
 
     def stop(self) -> None:
+        if not self._started:  # not started: nothing to stop
+            return
         self._stopped = True
         for name in reversed(list(self.brokers)):
             self.brokers[name].stop()

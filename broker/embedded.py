@@ -321,15 +321,16 @@ class BrokerThread:
             raise BrokerStartError(f"the MQTT broker could not start: {_describe(self._error)}") from self._error
 
     def stop(self, timeout: float = 15.0) -> None:
+        if self._thread is None:  # not started: nothing to stop
+            return
         self._stop_requested.set()
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already finished
                 loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("the MQTT broker did not stop within %g s", timeout)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("the MQTT broker did not stop within %g s", timeout)
 
     def _check_ports(self) -> None:
         # amqtt would say the same, with a traceback; this says it plainly.

@@ -31,6 +31,7 @@ from broker.plugins import UserStore
 from infra.credentials import ensure_credentials, hash_password
 from infra.ports import free_port
 from livecomments.config import Settings
+from livecomments.service import Service
 
 if TYPE_CHECKING:
     from tests.conftest import Stack
@@ -423,6 +424,22 @@ def test_broker_thread_starts_and_stops(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", thread.mqtt_port))
 
 
+def test_broker_thread_is_a_service(tmp_path: Path) -> None:
+    thread = embedded.BrokerThread(_settings(tmp_path))
+    assert isinstance(thread, Service) and thread.name == "amqtt"
+    assert not thread.is_alive()
+    thread.stop()  # before start: nothing to stop, and start still works
+    thread.start()
+    try:
+        assert thread.is_alive()
+        Peer("viewer").open(thread.mqtt_port).expect_connected().close()
+    finally:
+        thread.stop()
+    assert not thread.is_alive()
+    thread.stop()  # twice: a no-op
+    assert not thread.is_alive()
+
+
 def test_broker_thread_reports_a_port_taken_after_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the port goes between the check and the bind, amqtt's failure is reported, its listeners closed."""
     mqtt_port, ws_port = free_port(), free_port()
@@ -496,3 +513,16 @@ def test_subscription_table_can_change_while_it_is_walked() -> None:
     for _key, _value in table.items():
         table["live/videos/v2/comments"] = []
     assert set(table) == {"live/#", "live/videos/v1/comments", "live/videos/v2/comments"}
+
+
+def test_the_broker_package_imports_nothing_above_it() -> None:
+    """Imports point one way: the services (broker/ among them) never import the wiring layer."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "broker").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in ("wiring", "webapp")]
+    assert offenders == []

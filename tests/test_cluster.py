@@ -26,6 +26,7 @@ from broker import mosquitto as mq
 from broker.cluster import Cluster, Knobs, local_plan, status
 from infra.ports import is_free
 from livecomments.config import Settings
+from livecomments.service import Service
 from tests.apikit import Api
 from tests.conftest import ROOT, Stack
 from tests.mqttkit import Collector, publish
@@ -108,6 +109,25 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     c.stop()
 
 
+def test_a_cluster_is_a_service(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    c = Cluster(local_plan(settings, tmp_path / "cluster", 1, base_port=0), settings, mq.RestartPolicy(max_restarts=0))
+    assert isinstance(c, Service) and c.name == "mosquitto-cluster"
+    assert not c.is_alive()
+    c.stop()  # before start: nothing to stop, and start still works
+    c.start()
+    try:
+        assert c.is_alive() and list(c.brokers) == ["core", "edge-1"]
+        c.brokers["edge-1"].stop()  # one broker gone: the cluster is not alive any more
+        assert not c.is_alive()
+    finally:
+        c.stop()
+    assert not c.is_alive() and not any(b.is_alive() for b in c.brokers.values())
+    assert all(is_free("127.0.0.1", port) for node in c.plan.nodes for port in (node.mqtt_port, node.ws_port) if port)
+    c.stop()  # twice: a no-op
+    assert not c.is_alive()
+
+
 def test_every_edge_gets_every_message_from_the_core_in_order(cluster: Cluster) -> None:
     core = cluster.plan.cores[0]
     passwords = mq.broker_passwords(cluster.settings.data_dir)
@@ -174,6 +194,7 @@ def test_status_reads_sys_from_every_broker(cluster: Cluster) -> None:
     assert "livecomments-edge-2=up" in lines[3]
     # an edge gone is reported as such, by its bridge state and by itself
     cluster.brokers["edge-2"].stop()
+    assert not cluster.is_alive()
     rows = status(cluster.plan.nodes, password, timeout=1.0)
     assert [r.reachable for r in rows] == [True, True, False, True]
     assert _cli("cluster", "status", *where).returncode == 1

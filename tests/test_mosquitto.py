@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from broker import mosquitto as mq
 from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE
 from infra.ports import free_port, is_free
 from livecomments.config import ConfigError, Settings
+from livecomments.service import Service
 from livecomments.topics import Topics
 from livecomments.wire import comment_event, encode_batch, encode_recent
 from tests.apikit import Api
@@ -221,6 +223,24 @@ def test_values_that_would_break_a_mosquitto_file_are_refused(tmp_path: Path, ov
     with pytest.raises(ConfigError):
         mq.render_config(mq.single_broker_config(settings, files, bind=settings.host))
         mq.render_acl(settings.topics)
+
+
+def _edge_config(link: mq.CoreLink) -> mq.BrokerConfig:
+    files = mq.MosquittoFiles.under(Path("/srv/edge"))
+    return replace(mq.single_broker_config(Settings(), files, run_as="mosquitto"), core_links=(link,))
+
+
+def test_an_edge_link_to_the_core_renders_as_a_mosquitto_bridge() -> None:
+    link = mq.CoreLink(("core-a:1883", "core-b:1883"), "livecomments-edge-1", "edge-1.local-x", "secret")
+    lines = mq.render_config(_edge_config(link)).splitlines()
+    for line in ("connection core", "address core-a:1883 core-b:1883", "remote_clientid livecomments-edge-1",
+                 "local_clientid edge-1.local-x", f"remote_username {mq.ACCOUNT_EDGE}", "remote_password secret",
+                 "cleansession true", "restart_timeout 1 15", "topic live/# in 1"):
+        assert line in lines, line
+    assert "connection core" not in mq.render_config(replace(_edge_config(link), core_links=()))
+    for broken in (replace(link, addresses=()), replace(link, password="two words")):
+        with pytest.raises(ConfigError):
+            mq.render_config(_edge_config(broken))
 
 
 def _worst_comment(seq: int) -> dict[str, object]:
@@ -490,6 +510,15 @@ def test_the_largest_bridge_message_reaches_viewers(broker: Mosq) -> None:
 # --- the supervisor ---------------------------------------------------------------------------
 
 
+def test_restart_budget_backs_off_and_gives_up_after_too_many_deaths_within_the_window() -> None:
+    budget = mq.RestartBudget(mq.RestartPolicy(max_restarts=3, window_s=10, base_s=0.5, cap_s=1.5))
+    assert [budget.after_death(t) for t in (0.0, 1.0, 2.0)] == [0.5, 1.0, 1.5]  # doubling, capped
+    assert budget.after_death(3.0) is None and budget.recent == 4  # a fourth death within 10 s
+    later = mq.RestartBudget(mq.RestartPolicy(max_restarts=1, window_s=10))
+    assert later.after_death(0.0) is not None
+    assert later.after_death(10.5) is not None and later.recent == 1  # the first death left the window
+
+
 def _refused(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -527,6 +556,23 @@ def test_process_listens_restarts_after_a_crash_and_stops(tmp_path: Path) -> Non
     assert not process.is_alive()
     assert is_free("127.0.0.1", settings.mqtt_port) and is_free("127.0.0.1", settings.ws_port)
     assert "terminating" in (settings.data_dir / "mosquitto" / "mosquitto.log").read_text()
+
+
+@needs_mosquitto
+def test_process_is_a_service(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", mqtt_port=free_port(), ws_port=free_port())
+    process = mq.MosquittoProcess(settings)
+    assert isinstance(process, Service) and process.name == "mosquitto"
+    assert not process.is_alive()
+    process.stop()  # before start: nothing to stop, and start still works
+    process.start()
+    try:
+        assert process.is_alive() and not _refused(settings.mqtt_port)
+    finally:
+        process.stop()
+    assert not process.is_alive() and process.pid is None and _refused(settings.mqtt_port)
+    process.stop()  # twice: a no-op
+    assert not process.is_alive()
 
 
 @needs_mosquitto

@@ -165,10 +165,12 @@ class SupervisedBroker:
             raise MosquittoStartError(f"{self.name}: did not come back after a restart")
 
     def stop(self) -> None:
+        if self._thread is None:  # not started: nothing to stop
+            return
         self._stopping.set()
         with self._cond:
             self._cond.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if self._thread is not threading.current_thread():
             self._thread.join(self.policy.stop_timeout_s + 5)
 
     def log_tail(self, lines: int = 20) -> str:
