@@ -117,6 +117,22 @@ def test_duplicates_are_dropped(events: list[list[dict[str, Any]]], want_seqs: l
     assert s.last_seq == max(e["seq"] for b in events for e in b)
 
 
+def test_a_comment_deleted_and_approved_again_is_emitted_again() -> None:
+    """docs/contract.md, Moderation: a held comment gets a `delete` event; approving it publishes
+    it again with a new seq, and clients that dropped its id as deleted must accept it again."""
+    s = seeded()
+    out = run(s, [[1, 2]])
+    out += s.batch(batch({"type": "delete", "seq": 3, "id": "c1"})).emit
+    out += s.batch(batch(ev(4, "c1"))).emit
+    out += s.batch(batch(ev(1), ev(4, "c1"))).emit  # the old event and the new one republished: dropped
+    assert [(e.type, e.seq, e.id) for e in out] == [
+        (EventType.COMMENT, 1, "c1"),
+        (EventType.COMMENT, 2, "c2"),
+        (EventType.DELETE, 3, "c1"),
+        (EventType.COMMENT, 4, "c1"),
+    ]
+
+
 def test_ids_remembered_are_bounded() -> None:
     s = seeded(max_ids=2)
     run(s, [[1, 2, 3]])

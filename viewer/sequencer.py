@@ -16,7 +16,9 @@ The rules it keeps (contract: "Gaps mean a client missed something"):
   the request was made, and whatever is below a `seq` in the answer itself (a video's
   events are numbered under a per-video lock, one transaction after the other, so a
   committed `seq` means every lower one was committed before it).
-- A comment id is emitted at most once; a `seq` at most once.
+- A `seq` is emitted at most once, and so is a comment id, until a `delete` of it: a comment
+  held and approved again comes back with a new `seq` and is emitted again (contract: clients
+  that dropped its id as deleted must accept it again).
 """
 
 from __future__ import annotations
@@ -142,6 +144,9 @@ class _SeenIds:
         if len(self._ids) > self._size:
             self._ids.popitem(last=False)
         return True
+
+    def forget(self, ident: str) -> None:
+        self._ids.pop(ident, None)
 
 
 class Sequencer:
@@ -287,6 +292,11 @@ class Sequencer:
     def _emit(self, event: Event, out: list[Event]) -> None:
         if event.type == EventType.COMMENT and event.id is not None and not self._seen.add(event.id):
             return  # that comment was already shown
+        if event.type == EventType.DELETE and event.id is not None:
+            # A held comment approved again comes back as a comment event with a new seq, and must be
+            # accepted (docs/contract.md, Moderation); its old seq is behind last_seq, so a republished
+            # copy of the first event is still dropped by seq.
+            self._seen.forget(event.id)
         out.append(event)
 
     def _drain(self, out: list[Event], skip_to: int = 0) -> None:
