@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from broker.cluster import Cluster, Knobs, deployment_plan, format_status, generate, load_nodes, local_plan, status
+from broker.cluster.generate import generate, load_nodes
+from broker.cluster.plan import Knobs, deployment_plan, local_plan
+from broker.cluster.runner import Cluster
+from broker.cluster.status import format_status, status
 from broker.mosquitto.accounts import ACCOUNT_OPERATOR
 from broker.mosquitto.data_dir import write_files
 from broker.mosquitto.passwd import broker_passwords
