@@ -7,14 +7,14 @@ processes (or threads) can never both take the last slot.
 
 `MemoryRateLimiter` serves the single-process embedded default; `RedisRateLimiter`
 (moderation/ratelimit_redis.py) shares the limits across processes. The same tests
-run against both.
+run against both. `admit` is the rule itself, pure: the Lua script in ratelimit_redis.py
+is the same rule written for Redis.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,7 +31,9 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Allowance:
+    """A rate limiter's answer: allowed, or how long to wait."""
+
     allowed: bool
     retry_after_ms: int = 0
 
@@ -42,22 +44,29 @@ class Verdict:
 
 
 class RateLimiter(Protocol):
-    def hit(self, key: str, limits: Limits, now_ms: int) -> Verdict:
+    def hit(self, key: str, limits: Limits, now_ms: int) -> Allowance:
         """Record a post under `key` if allowed; say how long to wait if not."""
 
 
-def decide(times: deque[int], limits: Limits, now_ms: int) -> Verdict:
-    """The rule itself, over the posts still in the window (oldest first). Pure."""
-    while times and times[0] <= now_ms - limits.window_ms:
-        times.popleft()
-    waits = []
-    if times and limits.slow_ms and now_ms - times[-1] < limits.slow_ms:
-        waits.append(times[-1] + limits.slow_ms - now_ms)
-    if len(times) >= limits.limit:
-        waits.append(times[len(times) - limits.limit] + limits.window_ms - now_ms)
-    if waits:
-        return Verdict(False, max(waits))
-    return Verdict(True)
+ALLOWED = Allowance(True)
+
+
+def admit(posts: tuple[int, ...], limits: Limits, now_ms: int) -> tuple[Allowance, tuple[int, ...]]:
+    """The rule itself, pure: the answer for a post at `now_ms` given the user's earlier posts
+    (their times, oldest first), and the times to keep (those still in the window, and this
+    post's if it is allowed). `posts` is not changed."""
+    first = 0
+    while first < len(posts) and posts[first] <= now_ms - limits.window_ms:
+        first += 1  # left the window
+    kept = posts[first:]
+    wait = 0
+    if kept and limits.slow_ms and now_ms - kept[-1] < limits.slow_ms:
+        wait = kept[-1] + limits.slow_ms - now_ms
+    if len(kept) >= limits.limit:
+        wait = max(wait, kept[len(kept) - limits.limit] + limits.window_ms - now_ms)
+    if wait > 0:
+        return Allowance(False, wait), kept
+    return ALLOWED, (*kept, now_ms)
 
 
 class MemoryRateLimiter:
@@ -65,14 +74,13 @@ class MemoryRateLimiter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._posts: dict[str, deque[int]] = {}
+        self._posts: dict[str, tuple[int, ...]] = {}
 
-    def hit(self, key: str, limits: Limits, now_ms: int) -> Verdict:
+    def hit(self, key: str, limits: Limits, now_ms: int) -> Allowance:
         with self._lock:
-            times = self._posts.setdefault(key, deque())
-            verdict = decide(times, limits, now_ms)
-            if verdict.allowed:
-                times.append(now_ms)
-            elif not times:
-                del self._posts[key]
-            return verdict
+            allowance, kept = admit(self._posts.get(key, ()), limits, now_ms)
+            if kept:
+                self._posts[key] = kept
+            else:
+                self._posts.pop(key, None)
+            return allowance

@@ -1,11 +1,12 @@
 """The rate limiter shared by every web process, in Redis: one Lua script per post, so
-the check and the record are atomic. Same rule as moderation.ratelimit.decide."""
+the check and the record are atomic. Same rule as moderation.ratelimit.admit."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from moderation.ratelimit import Limits, Verdict
+from moderation.ratelimit import ALLOWED, Allowance, Limits
 
 # KEYS[1]: sorted set of post times (ms). ARGV: now_ms, limit, window_ms, slow_ms, member.
 _SCRIPT = """
@@ -35,16 +36,20 @@ return 0
 """
 
 
+def new_member(now_ms: int) -> str:
+    """A sorted-set member no other post has: 96 random bits from the kernel, so two threads,
+    two processes (forked from one parent or not) or two hosts never make the same one, even
+    in the same millisecond (a shared member would make ZADD count two posts as one)."""
+    return f"{now_ms}:{os.urandom(12).hex()}"
+
+
 class RedisRateLimiter:
     def __init__(self, client: Any, prefix: str = "livecomments:rl:") -> None:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_SCRIPT)
-        self._counter = 0
 
-    def hit(self, key: str, limits: Limits, now_ms: int) -> Verdict:
-        self._counter += 1
-        member = f"{now_ms}:{id(self)}:{self._counter}"  # unique even for two posts in one ms
-        args = [now_ms, limits.limit, limits.window_ms, limits.slow_ms, member]
+    def hit(self, key: str, limits: Limits, now_ms: int) -> Allowance:
+        args = [now_ms, limits.limit, limits.window_ms, limits.slow_ms, new_member(now_ms)]
         wait = int(self._script(keys=[self._prefix + key], args=args))
-        return Verdict(True) if wait <= 0 else Verdict(False, wait)
+        return ALLOWED if wait <= 0 else Allowance(False, wait)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from moderation.ratelimit import Limits, MemoryRateLimiter, RateLimiter
+from moderation.ratelimit import ALLOWED, Allowance, Limits, MemoryRateLimiter, RateLimiter, admit
 from moderation.ratelimit_redis import RedisRateLimiter
 
 
@@ -71,3 +71,24 @@ def test_atomic_under_concurrency(limiter: RateLimiter) -> None:
 def test_limits_validate() -> None:
     with pytest.raises(ValueError):
         Limits(limit=0, window_ms=1)
+
+
+@pytest.mark.parametrize(
+    ("posts", "limits", "now", "allowance", "kept"),
+    [
+        ((), Limits(3, 30_000), 0, ALLOWED, (0,)),
+        ((0, 1000), Limits(3, 30_000), 2000, ALLOWED, (0, 1000, 2000)),
+        ((0, 1000, 2000), Limits(3, 30_000), 5000, Allowance(False, 25_000), (0, 1000, 2000)),
+        ((0, 1000, 2000), Limits(3, 30_000), 30_000, ALLOWED, (1000, 2000, 30_000)),  # the first left the window
+        ((0, 1000, 2000), Limits(3, 1000), 5000, ALLOWED, (5000,)),
+        ((0,), Limits(20, 30_000, slow_ms=10_000), 2500, Allowance(False, 7500), (0,)),
+        ((0,), Limits(20, 30_000, slow_ms=10_000), 10_000, ALLOWED, (0, 10_000)),
+        ((0, 9000), Limits(2, 10_000, slow_ms=5000), 9500, Allowance(False, 4500), (0, 9000)),  # the longer wait
+    ],
+)
+def test_admit_is_pure_and_returns_the_state_to_keep(
+    posts: tuple[int, ...], limits: Limits, now: int, allowance: Allowance, kept: tuple[int, ...]
+) -> None:
+    before = tuple(posts)
+    assert admit(posts, limits, now) == (allowance, kept)
+    assert posts == before
