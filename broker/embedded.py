@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import copy
 import logging
-import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -393,24 +392,3 @@ def _describe(error: BaseException) -> str:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def serve(settings: Settings, stop: threading.Event) -> int:
-    """`livecomments broker`: run until `stop` is set; non-zero if the broker cannot start or dies."""
-    credentials.ensure_credentials(settings.data_dir)
-    broker = BrokerThread(settings)
-    try:
-        broker.start()
-    except BrokerStartError as exc:
-        print(f"livecomments broker: {exc}", file=sys.stderr, flush=True)
-        return 1
-    for line in broker.listening_lines():
-        print(line, flush=True)
-    try:
-        while not stop.wait(0.5):
-            if not broker.is_alive():
-                print("livecomments broker: the MQTT broker stopped unexpectedly", file=sys.stderr, flush=True)
-                return 1
-    finally:
-        broker.stop()
-    return 0

@@ -77,6 +77,8 @@ def up(tmp_path: Path) -> Iterator[Up]:
             except subprocess.TimeoutExpired:
                 running.proc.kill()
                 running.proc.wait()
+        if running.proc.stdout is not None:
+            running.proc.stdout.close()
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -87,7 +89,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_up_shows_a_demo_video_a_token_command_and_the_real_ports(up: Up) -> None:
     base = f"http://127.0.0.1:{up.ports['http']}"
-    page = up.wait_for("the demo video").split()[-1]
+    page = up.wait_for("the demo video    http").split()[-1]
     assert page == f"{base}/videos/demo"
     resp = requests.get(page, timeout=10)
     assert resp.status_code == 200 and "text/html" in resp.headers["Content-Type"]
@@ -109,7 +111,7 @@ def test_up_shows_a_demo_video_a_token_command_and_the_real_ports(up: Up) -> Non
 
     # start-up says a few meaningful lines: no library's plugin or migration chatter
     start_up = up.lines[: up.lines.index("Ctrl-C or SIGTERM stops every part.")]
-    assert not [line for line in start_up if "alembic" in line or "amqtt" in line], start_up
+    assert not [line for line in start_up if " alembic." in line or " amqtt." in line], start_up
     assert len(start_up) <= 25, start_up
 
     up.proc.send_signal(signal.SIGTERM)

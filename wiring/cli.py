@@ -5,37 +5,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from infra import credentials, ports
 from infra.runtime_file import read_runtime
 from livecomments import tokens
 from livecomments.config import ConfigError, Settings
 from livecomments.service import Service
+from wiring.signals import stop_on_signals
 
 log = logging.getLogger("livecomments")
 
 
-def _stop_event() -> threading.Event:
-    stop = threading.Event()
-
-    def _handler(signum: int, _frame: Any) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _handler)
-    signal.signal(signal.SIGINT, _handler)
-    return stop
-
-
-def _run_service(service: Service, stop: threading.Event) -> int:
+def _run_service(service: Service, stop: threading.Event, *, started: bool = False) -> int:
     """Start one service, run until SIGTERM/SIGINT or until it stops on its own (exit 1)."""
-    service.start()
+    if not started:
+        service.start()
     try:
         while not stop.wait(1.0):
             if not service.is_alive():
@@ -206,17 +194,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         from wiring.up import run_up
 
         explicit = {name: getattr(args, f"{name}_port") is not None for name in ("http", "mqtt", "ws")}
-        return int(run_up(settings, explicit, _stop_event(), broker=args.broker))
+        return int(run_up(settings, explicit, stop_on_signals(), broker=args.broker))
     if args.command == "broker":
-        from broker.embedded import serve as serve_broker
+        from broker.embedded import BrokerStartError, BrokerThread
 
-        return int(serve_broker(settings, _stop_event()))
+        broker = BrokerThread(settings)
+        try:
+            credentials.ensure_credentials(settings.data_dir)
+            broker.start()
+        except BrokerStartError as exc:
+            print(f"livecomments broker: {exc}", file=sys.stderr, flush=True)
+            return 1
+        for line in broker.listening_lines():
+            print(line, flush=True)
+        return _run_service(broker, stop_on_signals(), started=True)
     if args.command == "bridge":
         from wiring.bridge import build_bridge
         from wiring.web import prepare_data
 
         prepare_data(settings)
-        return _run_service(build_bridge(settings), _stop_event())
+        return _run_service(build_bridge(settings), stop_on_signals())
     if args.command == "web":
         from wiring.web import serve_workers
 

@@ -53,7 +53,10 @@ class WebProcess:
         env = dict(os.environ)
         put_settings(self._settings, env)
         env[PARENT_PID_ENV] = str(os.getpid())
-        self._proc = subprocess.Popen([sys.executable, "-m", "livecomments", "web", "--workers", "1"], env=env)
+        # Its start-up lines would repeat the banner: only warnings and errors from it.
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "livecomments", "web", "--workers", "1", "--log-level", "WARNING"], env=env
+        )
         host = "127.0.0.1" if self._settings.host in ("0.0.0.0", "::") else self._settings.host  # noqa: S104
         deadline = time.monotonic() + WEB_START_TIMEOUT_S
         while not ports.accepts(host, self._settings.http_port):

@@ -216,6 +216,14 @@ def _run_worker(*args: Any, **kwargs: Any) -> None:
             close_web(_worker)
 
 
+class _IntendedThreadCount(logging.Filter):
+    """Granian warns when a worker's threads outnumber twice the cores; ours are many by design
+    (each mostly waits on the group commit or the database, docs/operations.md)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "seems quite high compared to the number of CPU cores" not in record.getMessage()
+
+
 def granian_server(factory: str, host: str, port: int, workers: int, threads: int) -> Any:
     """Granian serving the WSGI app that `factory` ("module:function") builds in each worker
     process; the bare endpoint of `livecomments bench post` runs on this same configuration."""
@@ -224,6 +232,7 @@ def granian_server(factory: str, host: str, port: int, workers: int, threads: in
     from granian.server import Server
 
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    logging.getLogger("_granian").addFilter(_IntendedThreadCount())
     return Server(
         factory,
         factory=True,
