@@ -52,7 +52,7 @@ def _access(role: str | None, prefix: str, topics: Topics) -> Access | None:
 def render_acl(topics: Topics, accounts: Sequence[str] = tuple(BROKER_ACCOUNTS)) -> str:
     """The ACL file: anonymous grants first (Mosquitto applies lines before any `user` to anonymous clients)."""
     out = [
-        "# Mosquitto ACL for livecomments, rendered by broker/mosquitto.py from the rules in",
+        "# Mosquitto ACL for livecomments, rendered by broker/mosquitto/acl_file.py from the rules in",
         "# broker/acl.py: do not edit. Mosquitto denies every topic not granted here.",
         "# There are no `pattern` lines: they apply to every client and substitute its client",
         "# id or username into topics, so no client id or username can change what a client",

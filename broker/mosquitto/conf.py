@@ -21,12 +21,10 @@ from livecomments.topics import Topics
 
 WS_PATH = "/mqtt"  # what clients use; Mosquitto 2.0.11 serves MQTT on any WebSocket path
 
-# The header below still says "broker/mosquitto.py" (now the package broker/mosquitto/, this
-# template in conf.py): changing it would change every rendered file, the root mosquitto.conf too.
 _GLOBAL = Template("""\
 # Mosquitto 2.0 configuration for livecomments: $title.
 #
-# Rendered by broker/mosquitto.py; edit the template there, not this file.
+# Rendered by broker/mosquitto/conf.py; edit the template there, not this file.
 $origin
 # Every option is explained in docs/operations.md.
 
