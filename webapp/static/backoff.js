@@ -1,6 +1,6 @@
 // Reconnection timing, without timers or sockets: exponential backoff with jitter, and
 // failover over a list of broker URLs. MQTT.js's own retry (every second, in lockstep for
-// every viewer of a restarted broker) is switched off; viewer.js asks this module instead.
+// every viewer of a restarted broker) is switched off; connection.js asks this module instead.
 
 export const BASE_MS = 1000;
 export const CAP_MS = 30000;

@@ -1,6 +1,6 @@
 // Who may do what, and the chat settings form, as plain data: token claims, the actions a comment
 // offers to the reader, slow-mode waits, the settings patch, and failures in words. No DOM and no
-// network here (viewer.js and panels.js do those).
+// network here (actions.js, signin.js, composer.js and panels.js do those).
 
 export const EXEMPT_ROLES = Object.freeze(["moderator", "admin"]);
 

@@ -1,6 +1,6 @@
 // Reaction counts as plain data: per-comment counts merged from comment payloads and the retained
 // `reactions` topic, the reader's own presses in this session, and the live video totals that
-// make hearts float. No DOM and no network here (viewer.js does those).
+// make hearts float. No DOM and no network here (commentlist.js, actions.js and livebar.js do those).
 //
 // Where counts come from, freshest first:
 //   the retained `live/videos/{v}/reactions` topic: {"video_id", "video": {kind: n},

@@ -1,5 +1,5 @@
 // The live comments of one video as plain data: ordering, de-duplication, gap detection and
-// repair, threads and the pinned comment. No DOM and no MQTT here (see viewer.js for those).
+// repair, threads and the pinned comment. No DOM and no MQTT here (commentlist.js and feed.js do those).
 //
 // Inputs, each returning a list of render operations to apply in order:
 //   onRecent(snapshot, {retained})  a `recent` payload {seq, comments: [...]}: retained (sent on

@@ -1,5 +1,5 @@
 // Which of the video's topics the page holds, one MQTT session at a time, as plain data (no MQTT
-// here: viewer.js subscribes and unsubscribes as told, and passes the clock in).
+// here: connection.js subscribes and unsubscribes as told, and passes the clock in).
 //
 // `recent` is a snapshot to join with, not a stream: it is the last 50 comments (11 KB), the
 // bridge republishes it up to 4 times a second while comments come, and everything in it also
