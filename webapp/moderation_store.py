@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from infra.event_log import append_event, lock_video
+from infra.reads import reaction_totals
 from livecomments.models import AuditEntry, Ban, Comment, CommentStatus, Reaction, Report, Video
-from livecomments.outbox import append_event, lock_video
-from livecomments.reads import reaction_totals
 from livecomments.wire import comment_event, comment_view, delete_event, pin_event, unpin_event
 from webapp.extensions import db
 
