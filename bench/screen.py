@@ -1,4 +1,4 @@
-"""Micro-benchmark of `moderation.policy.screen_text`: µs per call, by kind of comment.
+"""Micro-benchmark of `moderation.screen.screen_text`: µs per call, by kind of comment.
 
 Run: ``.venv/bin/python -m bench.screen`` (``--calls N`` per kind, ``--repeat R`` best of R).
 Each kind is a few thousand distinct comments, so no per-text cache can help; the
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from moderation.library import library_matcher
-from moderation.policy import matcher_for, screen_text
+from moderation.screen import matcher_for, screen_text
 
 VIDEO_TERMS = ("zorblax", "red herring", "quux")
 _PHRASES = (

@@ -6,11 +6,12 @@ already handled (a redelivery, or the sweeper got there first) and changes nothi
 The batch costs a fixed number of statements, whatever its size: the touched videos
 locked at once (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already
 serialises writers), one SELECT for the comments and their parents, one for the bans,
-then the decisions in Python, then bulk writes (executemany): new rows for other
-producers' submissions, the decided rows (guarded by `status = 'pending'`), the parents'
-reply counts, the `live_events` outbox rows and each video's `last_seq`. On PostgreSQL
-each of these is one statement whose rows come as one JSON parameter (`json_to_recordset`):
-one round trip, and no per-row work in the driver; SQLite, in process, takes executemany.
+then the decisions in Python (moderation.decision.decide, the rule the web app asks
+too), then bulk writes (executemany): new rows for other producers' submissions, the
+decided rows (guarded by `status = 'pending'`), the parents' reply counts, the
+`live_events` outbox rows and each video's `last_seq`. On PostgreSQL each of these is one
+statement whose rows come as one JSON parameter (`json_to_recordset`): one round trip,
+and no per-row work in the driver; SQLite, in process, takes executemany.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from sqlalchemy.orm import Session
 
 from livecomments.models import Ban, Comment, CommentStatus, EventType, LiveEvent, Video
 from livecomments.wire import Submission, comment_view
-from moderation.policy import Decision, Verdict, VideoRules, decide, matcher_for, screen_text
+from moderation.decision import Ban as BanFact
+from moderation.decision import Decision, Parent, Post, Verdict, VideoRules, decide
+from moderation.screen import matcher_for, screen_text
 from moderation.terms import TermMatcher
 
 COMMENTS = cast(Table, Comment.__table__)
@@ -54,7 +57,7 @@ Event = tuple[int, bytes]  # (seq, the event as JSON, exactly as stored and sent
 
 @dataclass(frozen=True)
 class Screened:
-    """A comment's text screened for blocked terms before its transaction (moderation.policy.screen_text),
+    """A comment's text screened for blocked terms before its transaction (moderation.screen.screen_text),
     with the video's matcher of the time: used only if the transaction finds the same text and the same
     matcher, else the text is screened again there."""
 
@@ -236,37 +239,23 @@ def _lock_videos(conn: Connection, ids: set[str]) -> dict[str, _Video]:
     return out
 
 
-def _parent_problem(rows: dict[str, _Row], row: _Row) -> str | None:
-    if row.parent_id is None:
-        return None
-    parent = rows.get(row.parent_id)
-    if parent is None or parent.video_id != row.video_id:
-        return "unknown_parent"
-    if parent.parent_id is not None:
-        return "reply_to_reply"
-    if parent.status not in (CommentStatus.APPROVED, CommentStatus.PENDING):
-        return "parent_unavailable"
-    return None
-
-
-def _decide(rows: dict[str, _Row], bans: dict[tuple[str, str], int | None], video: _Video, row: _Row,
-            now_ms: int, screened: Screened | None) -> Decision:
-    problem = _parent_problem(rows, row)
-    if problem is not None:
-        return Decision(Verdict.REJECT, problem)
-    key = (row.video_id, row.user_id)
-    if key in bans:
-        until = bans[key]
-        if until is None or until > now_ms:
-            return Decision(Verdict.REJECT, "banned")
+def _post(rows: dict[str, _Row], bans: dict[tuple[str, str], int | None], video: _Video, row: _Row,
+          screened: Screened | None) -> Post:
+    """The facts moderation.decision.decide needs about `row`, from what the batch loaded."""
     if screened is None or screened.text != row.text or screened.terms is not video.terms:
-        return decide(video.rules, author_is_moderator=row.by_moderator, text=row.text, video_terms=video.terms)
-    # decide() with the text screened already: the video's switches reject first, then a blocked
-    # term rejects, then hold or approve (the same order, the same answer).
-    ruled = decide(video.rules, author_is_moderator=row.by_moderator)
-    if ruled.verdict is Verdict.REJECT or screened.found is None:
-        return ruled
-    return screened.found
+        found = screen_text(row.text, video.terms)  # not screened beforehand, or with other terms
+    else:
+        found = screened.found
+    parent = rows.get(row.parent_id) if row.parent_id is not None else None
+    key = (row.video_id, row.user_id)
+    return Post(
+        video_id=row.video_id,
+        by_moderator=row.by_moderator,
+        parent_id=row.parent_id,
+        parent=None if parent is None else Parent(parent.video_id, parent.parent_id, parent.status),
+        ban=BanFact(bans[key]) if key in bans else None,
+        blocked=None if found is None else found.match,
+    )
 
 
 def _new_row(sub: Submission) -> _Row:
@@ -317,14 +306,15 @@ def apply_batch(
         if row.decided or row.status != PENDING or row.video_id != sub.video_id:
             result.outcomes.append(Outcome.DUPLICATE)
             continue
-        decision = _decide(rows, bans, video, row, now_ms, screened.get(sub.id) if screened else None)
+        post = _post(rows, bans, video, row, screened.get(sub.id) if screened else None)
+        decision = decide(video.rules, post, now_ms=now_ms)
         row.reason = decision.reason
         row.decided = True
         decided.append(row)
         if decision.verdict is Verdict.APPROVE:
             row.status = CommentStatus.APPROVED.value
             if row.parent_id is not None:
-                parent = rows[row.parent_id]  # _parent_problem made sure it is there
+                parent = rows[row.parent_id]  # decide made sure it is there
                 parent.reply_count += 1
                 parent.replies += 1
                 result.reply_counts[parent.id] = parent.reply_count

@@ -14,10 +14,10 @@ from ulid import ULID
 from bridge.apply import Outcome, Screened, apply_batch, prescreen
 from bridge.queries import stuck_pending, unpublished_events
 from infra.db import create_schema, make_engine
+from infra.event_log import append_event
 from livecomments.models import Ban, Comment, LiveEvent, Video
-from livecomments.outbox import append_event
 from livecomments.wire import Submission, comment_event, comment_view, delete_event
-from moderation.policy import matcher_for
+from moderation.screen import matcher_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -214,10 +214,45 @@ def test_ended_video_closed_chat_and_moderators(sessions: sessionmaker[Session])
         v1.chat = "closed"
         v2.status = "ended"
     viewer, mod, ended = pending(sessions), pending(sessions, by_moderator=True), pending(sessions, video="v2")
-    assert run(sessions, [viewer, mod, ended]) == [Outcome.REJECTED, Outcome.APPROVED, Outcome.REJECTED]
-    assert [row(sessions, x.id).reason for x in (viewer, mod, ended)] == ["chat_closed", None, "video_ended"]
+    mod_ended = pending(sessions, video="v2", by_moderator=True)  # an ended video refuses moderators too
+    outcomes = run(sessions, [viewer, mod, ended, mod_ended])
+    assert outcomes == [Outcome.REJECTED, Outcome.APPROVED, Outcome.REJECTED, Outcome.REJECTED]
+    reasons = [row(sessions, x.id).reason for x in (viewer, mod, ended, mod_ended)]
+    assert reasons == ["chat_closed", None, "video_ended", "video_ended"]
     with sessions() as s:
         assert s.get(Video, "v1").last_seq == 1 and s.get(Video, "v2").last_seq == 0  # type: ignore[union-attr]
+
+
+def test_a_reply_needs_an_approved_parent_as_at_the_door(sessions: sessionmaker[Session]) -> None:
+    """The one rule (moderation.decision): a parent still pending is not approved yet, so a reply
+    to it is rejected, as the web app refuses it (404); a parent approved earlier in the same
+    batch is fine."""
+    waiting = pending(sessions)  # recorded by the web app, not decided yet
+    reply = sub(parent=waiting.id)
+    first, second = sub(), sub()
+    outcomes = run(sessions, [reply, first, sub(parent=first.id), second])
+    assert outcomes == [Outcome.REJECTED, Outcome.APPROVED, Outcome.APPROVED, Outcome.APPROVED]
+    assert row(sessions, reply.id).reason == "parent_unavailable"
+
+
+def test_the_rules_apply_in_decides_order(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        s.add(Ban(video_id="v1", user_id="mallory", until_ms=None, by_user_id="mod", created_ts=0))
+        video = s.get(Video, "v1")
+        assert video is not None
+        video.blocked_terms = ["zorblax"]
+    banned_term = pending(sessions, user="mallory", text="zorblax")
+    banned_orphan = pending(sessions, user="mallory", parent=str(ULID()))
+    banned = pending(sessions, user="mallory")
+    assert run(sessions, [banned_term, banned_orphan, banned]) == [Outcome.REJECTED] * 3
+    reasons = [row(sessions, x.id).reason for x in (banned_term, banned_orphan, banned)]
+    assert reasons == ["blocked_term", "unknown_parent", "banned"]
+    with sessions.begin() as s:
+        video = s.get(Video, "v1")
+        assert video is not None
+        video.chat = "closed"
+    closed = pending(sessions, user="mallory", text="zorblax")
+    assert run(sessions, [closed]) == [Outcome.REJECTED] and row(sessions, closed.id).reason == "chat_closed"
 
 
 def test_held_comments_get_no_seq_and_mixed_videos_number_apart(sessions: sessionmaker[Session]) -> None:

@@ -10,7 +10,7 @@ from livecomments.config import ConfigError, Settings
 from livecomments.topics import Topics
 from livecomments.validation import FieldError, clean_text, is_valid_id, is_valid_ulid
 from livecomments.wire import decode_submission, encode_batch, ticker_text
-from moderation.policy import Verdict, VideoRules, decide
+from moderation.decision import Verdict, VideoRules, decide
 
 ULID = "01JDQ3ZK4W8Y5D1X6V7N2M3P4Q"
 

@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import update
 
 from infra.ports import free_port
+from livecomments.models import Video
 from tests.apikit import Api
 from tests.conftest import Stack
 from tests.mqttkit import Collector
@@ -190,6 +192,30 @@ def test_pin_settings_and_state(system: System, live: Collector) -> None:
     assert actions == ["pin", "settings", "unpin"]
     entry = system.api.mod("GET", f"/api/videos/{V}/audit").json()["entries"][1]
     assert entry["actor"] == "mod" and entry["detail"]["chat"] == "closed" and isinstance(entry["ts"], int)
+
+
+def test_a_closed_chat_takes_moderators_comments_and_an_ended_video_nobodys(system: System, live: Collector) -> None:
+    """One rule at the door and in the bridge: a closed chat refuses everyone but moderators and
+    admins, whose comments are delivered as any other; an ended video refuses everyone."""
+    assert system.api.mod("PATCH", f"/api/videos/{V}/settings", json={"chat": "closed"}).status_code == 200
+    refused = system.api.post(V, "let me in", user="alice")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "chat_closed"
+    ids = []
+    moderators: list[tuple[str, tuple[str, ...]]] = [("mod", ("moderator",)), ("boss", ("admin",))]
+    for user, roles in moderators:
+        r = system.api.call("POST", f"/api/videos/{V}/comments", user=user, roles=roles, json={"text": f"{user} here"})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    live.wait_for(lambda _m: [e.get("comment", {}).get("id") for e in live.events(COMMENTS)] == ids)
+    assert [e["seq"] for e in live.events(COMMENTS)] == [1, 2]
+    assert [c["id"] for c in system.api.history(V).json()["comments"]] == ids[::-1]
+
+    with system.sessions.begin() as s:  # ended as an admin ends it (the same row change)
+        s.execute(update(Video).where(Video.id == V).values(status="ended", rules_version=Video.rules_version + 1))
+    for user, roles in [*moderators, ("alice", ())]:
+        r = system.api.call("POST", f"/api/videos/{V}/comments", user=user, roles=roles, json={"text": "after"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "chat_closed", (user, r.text)
+    assert [c.id for c in system.rows(V)] == ids
 
 
 def test_audit_records_who_what_when_why(system: System, live: Collector) -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from moderation.library import library_matcher, library_terms  # noqa: E402
 from moderation.normalize import outline, units  # noqa: E402
-from moderation.policy import screen_text  # noqa: E402
+from moderation.screen import screen_text  # noqa: E402
 from moderation.terms import TermMatcher, _text_key, prepare  # noqa: E402
 
 SETTINGS = settings(database=None, deadline=None, max_examples=300)

@@ -1,4 +1,4 @@
-"""Blocked terms through their disguises, innocent look-alikes, and the policy that applies them. Pure."""
+"""Blocked terms through their disguises, innocent look-alikes, and the decision that applies them. Pure."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from moderation.decision import Decision, Post, Reason, Verdict, VideoRules, decide
 from moderation.library import ALLOWED, EXCLUDED, MIN_LETTERS, library_matcher, library_terms, parse_terms
 from moderation.normalize import is_invisible, skeleton, units
-from moderation.policy import Decision, Verdict, VideoRules, decide, matcher_for, screen_text
+from moderation.screen import matcher_for, screen_text
 from moderation.terms import Match, TermMatcher
 
 NONE = TermMatcher(())
@@ -89,7 +90,7 @@ def test_evasions_are_caught(
     disguised = disguise(word)
     text = f"well {disguised} then"
     decision = screen_text(text, video, library=library)
-    assert decision == Decision(Verdict.REJECT, "blocked_term"), form
+    assert decision == Decision(Verdict.REJECT, Reason.BLOCKED_TERM), form
     assert decision.match is not None
     found = decision.match
     assert skeleton(found.term) == (word,) or found.term in library_terms()
@@ -315,13 +316,13 @@ def test_parse_terms_refuses_an_unknown_shape() -> None:
         parse_terms('{"words": "zorblax"}')
 
 
-# --- the policy -------------------------------------------------------------------------------
+# --- the decision, with the text screened (moderation.screen then moderation.decision) ----------
 
 LIVE = VideoRules("live", "open", False)
 HELD = VideoRules("live", "open", True)
 CLOSED = VideoRules("live", "closed", False)
 ENDED = VideoRules("ended", "open", False)
-REJECT_TERM = Decision(Verdict.REJECT, "blocked_term")
+REJECT_TERM = Decision(Verdict.REJECT, Reason.BLOCKED_TERM)
 
 
 @pytest.mark.parametrize(
@@ -332,29 +333,36 @@ REJECT_TERM = Decision(Verdict.REJECT, "blocked_term")
         (LIVE, False, "what a z0rbl4x", REJECT_TERM),
         (LIVE, False, "what a fucker", REJECT_TERM),
         (LIVE, True, "what a z o r b l a x", REJECT_TERM),  # terms bind moderators too
-        (HELD, False, "hello", Decision(Verdict.HOLD, "hold_for_review")),
+        (HELD, False, "hello", Decision(Verdict.HOLD, Reason.HOLD_FOR_REVIEW)),
         (HELD, False, "zorblax", REJECT_TERM),  # rejecting beats holding
         (HELD, True, "hello", Decision(Verdict.APPROVE)),
-        (CLOSED, False, "zorblax", Decision(Verdict.REJECT, "chat_closed")),
+        (CLOSED, False, "zorblax", Decision(Verdict.REJECT, Reason.CHAT_CLOSED)),
         (CLOSED, True, "zorblax", REJECT_TERM),
         (CLOSED, True, "hello", Decision(Verdict.APPROVE)),
-        (ENDED, False, "zorblax", Decision(Verdict.REJECT, "video_ended")),
-        (ENDED, True, "hello", Decision(Verdict.REJECT, "video_ended")),
+        (ENDED, False, "zorblax", Decision(Verdict.REJECT, Reason.VIDEO_ENDED)),
+        (ENDED, True, "hello", Decision(Verdict.REJECT, Reason.VIDEO_ENDED)),
         (LIVE, False, "zebra blanket axe", Decision(Verdict.APPROVE)),
         (LIVE, False, "Dick Van Dyke was great", Decision(Verdict.APPROVE)),
     ],
 )
 def test_decide(rules: VideoRules, moderator: bool, text: str | None, expected: Decision) -> None:
-    assert decide(rules, author_is_moderator=moderator, text=text, video_terms=["zorblax"]) == expected
+    assert decide_text(rules, moderator, text, ["zorblax"]) == expected
 
 
-def test_decide_keeps_its_old_signature() -> None:
+def decide_text(rules: VideoRules, moderator: bool, text: str | None, terms: list[str] | TermMatcher) -> Decision:
+    """As the bridge does: screen the text, then decide with what was found."""
+    found = None if text is None else screen_text(text, terms)
+    return decide(rules, Post(by_moderator=moderator, blocked=None if found is None else found.match))
+
+
+def test_decide_without_a_post_is_a_viewers_top_level_comment() -> None:
     assert decide(LIVE) == Decision(Verdict.APPROVE)
-    assert decide(HELD, author_is_moderator=True) == Decision(Verdict.APPROVE)
+    assert decide(HELD) == Decision(Verdict.HOLD, Reason.HOLD_FOR_REVIEW)
+    assert decide(HELD, Post(by_moderator=True)) == Decision(Verdict.APPROVE)
 
 
 def test_decision_tells_which_term_and_where() -> None:
-    decision = decide(LIVE, text="oh Z.O.R.B.L.A.X!", video_terms=ZORBLAX)
+    decision = decide_text(LIVE, False, "oh Z.O.R.B.L.A.X!", ZORBLAX)
     assert decision.match == Match("zorblax", 3, 16)
     assert decision == REJECT_TERM
 

@@ -17,8 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from werkzeug.test import EnvironBuilder
 
+from bridge.apply import Outcome, apply_batch
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 from livecomments.validation import is_valid_ulid
 from tests.webkit import (
@@ -358,6 +360,59 @@ def test_chat_closed(
     resp = post(client, {"text": "hi"}, alice, "/api/videos/v2/comments")
     assert_refused(resp, 403, app, publisher)
     assert resp.get_json()["error"]["code"] == "chat_closed"
+
+
+def test_a_moderator_posts_to_a_closed_chat_and_the_bridge_delivers_it(
+    client: FlaskClient, app: Flask, publisher: MemoryPublisher, alice: dict[str, str]
+) -> None:
+    """Contract: a closed chat refuses everyone but moderators and admins. The door records the
+    moderator's post (202) and the bridge, deciding on the same rule, approves and numbers it."""
+    add_video(app, "v2", chat=ChatState.CLOSED.value)
+    url = "/api/videos/v2/comments"
+    assert_refused(post(client, {"text": "hi"}, alice, url), 403, app, publisher)
+    for roles in (["moderator"], ["admin"]):
+        resp = post(client, {"text": f"from the {roles[0]}"}, bearer(token(roles[0], roles=roles)), url)
+        assert resp.status_code == 202, resp.get_data(as_text=True)
+    assert [r.by_moderator for r in comment_rows(app)] == [True, True]
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as s, s.begin():
+        result = apply_batch(s, publisher.submissions, 1764000000000)
+    assert result.outcomes == [Outcome.APPROVED, Outcome.APPROVED]
+    assert [c["text"] for c in result.approved] == ["from the moderator", "from the admin"]
+    assert [seq for seq, _payload in result.events["v2"]] == [1, 2]
+    assert [(r.status, r.seq) for r in comment_rows(app)] == [(CommentStatus.APPROVED, 1), (CommentStatus.APPROVED, 2)]
+
+
+@pytest.mark.parametrize("chat", [ChatState.OPEN.value, ChatState.CLOSED.value])
+def test_an_ended_video_refuses_moderators_too(
+    client: FlaskClient, app: Flask, publisher: MemoryPublisher, chat: str
+) -> None:
+    """Contract v1.1: ending a video closes posting for everyone, moderators included (403 chat_closed)."""
+    add_video(app, "v2", status=VideoStatus.ENDED.value, chat=chat)
+    for roles in (["moderator"], ["admin"]):
+        resp = post(client, {"text": "hi"}, bearer(token(roles[0], roles=roles)), "/api/videos/v2/comments")
+        assert_refused(resp, 403, app, publisher)
+        assert resp.get_json()["error"]["code"] == "chat_closed"
+
+
+def test_a_chat_closed_under_a_cached_rule_refuses_a_viewer_and_takes_a_moderator(
+    tmp_path: Path, app: Flask, client: FlaskClient, alice: dict[str, str], publisher: MemoryPublisher
+) -> None:
+    """This process still has the chat cached open; the insert checks the committed rows, and the
+    refusal is explained by the one decision."""
+    assert post(client, {"text": "first"}, alice).status_code == 202  # rules cached: open
+    other, _publisher = make_test_app(tmp_path)
+    try:
+        mod = bearer(token("mod", "Mod", roles=["moderator"]))
+        closing = other.test_client().patch("/api/videos/v1/settings", json={"chat": "closed"}, headers=mod)
+        assert closing.status_code == 200
+        refused = post(client, {"text": "second"}, alice)
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "chat_closed"
+        assert post(client, {"text": "from the mod"}, mod).status_code == 202
+        assert [r.text for r in comment_rows(app)] == ["first", "from the mod"]
+    finally:
+        close_app(other)
 
 
 def test_unknown_parent(client: FlaskClient, app: Flask, publisher: MemoryPublisher, alice: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from ulid import ULID
 
 from infra.db import create_schema, make_engine
 from livecomments.models import Ban, Comment, CommentStatus, Video
+from moderation.decision import Reason
 from webapp.posting import PendingComment, RulesCache, record_pending
 
 NOW = 1_764_000_000_000
@@ -32,9 +33,14 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 def pending(
-    video: str = "v1", user: str = "u1", parent: str | None = None, key: str | None = None, version: int = 0
+    video: str = "v1",
+    user: str = "u1",
+    parent: str | None = None,
+    key: str | None = None,
+    version: int = 0,
+    by_moderator: bool = False,
 ) -> PendingComment:
-    return PendingComment(str(ULID()), video, parent, user, "Alice", "hello", NOW, key, False, version)
+    return PendingComment(str(ULID()), video, parent, user, "Alice", "hello", NOW, key, by_moderator, version)
 
 
 def add(engine: Engine, video: str = "v1", status: str = CommentStatus.APPROVED, parent: str | None = None) -> str:
@@ -78,11 +84,21 @@ def test_unknown_video_records_nothing(engine: Engine) -> None:
     assert rows(engine) == []
 
 
-@pytest.mark.parametrize("values", [{"status": "ended"}, {"chat": "closed"}])
+@pytest.mark.parametrize("values", [{"status": "ended"}, {"chat": "closed"}, {"status": "ended", "chat": "closed"}])
 def test_ended_video_or_closed_chat_records_nothing(engine: Engine, values: dict[str, str]) -> None:
     set_video(engine, **values)
     assert record_pending(engine, pending()) is False
     assert rows(engine) == []
+
+
+def test_a_closed_chat_records_a_moderators_post_and_an_ended_video_does_not(engine: Engine) -> None:
+    set_video(engine, chat="closed")
+    mods = pending(by_moderator=True)
+    assert record_pending(engine, mods) is True
+    assert [(r.id, r.by_moderator) for r in rows(engine)] == [(mods.id, True)]
+    set_video(engine, status="ended")
+    assert record_pending(engine, pending(by_moderator=True)) is False
+    assert len(rows(engine)) == 1
 
 
 def test_banned_user_records_nothing_until_the_ban_expires(engine: Engine) -> None:
@@ -113,12 +129,14 @@ def test_rules_are_read_once_per_ttl_and_forgotten_on_demand(engine: Engine) -> 
     now = [0.0]
     cache = RulesCache(ttl_s=1.0, clock=lambda: now[0])
     rules = cache.get(engine, "v1")
-    assert rules is not None and rules.blocked_terms == ("zorblax",) and rules.slow_mode_s == 5 and rules.open
+    assert rules is not None and rules.blocked_terms == ("zorblax",) and rules.slow_mode_s == 5
+    assert rules.refusal(by_moderator=False) is None
     set_video(engine, slow_mode_s=0, chat="closed")
     assert cache.get(engine, "v1") == rules  # within the TTL: the copy
     now[0] = 1.0
     fresh = cache.get(engine, "v1")
-    assert fresh is not None and fresh.slow_mode_s == 0 and not fresh.open
+    assert fresh is not None and fresh.slow_mode_s == 0
+    assert fresh.refusal(by_moderator=False) is Reason.CHAT_CLOSED and fresh.refusal(by_moderator=True) is None
     set_video(engine, slow_mode_s=7)
     cache.forget("v1")
     assert cache.get(engine, "v1") is not None and cache.get(engine, "v1").slow_mode_s == 7  # type: ignore[union-attr]

@@ -9,18 +9,19 @@ from typing import Any
 from flask import Blueprint, Response, request
 from ulid import ULID
 
-from livecomments.models import ChatState, Comment, CommentStatus, Video, VideoStatus
+from livecomments.models import Comment
 from livecomments.tokens import Identity
 from livecomments.validation import FieldError, check_ulid, clean_text
-from moderation.policy import screen_text
+from moderation.decision import Post, Reason, Verdict, decide
 from moderation.ratelimit import Limits
+from moderation.screen import screen_text
 from webapp import auth, moderation_store, store
 from webapp.apidoc import Header, operation
 from webapp.errors import UNAVAILABLE_ERRORS, ApiError, bad_request, not_found, unavailable
 from webapp.extensions import app_state, db
 from webapp.group_commit import Overloaded
 from webapp.jsonio import field_error, json_response, parse_body, path_id, query_args
-from webapp.posting import PendingComment, VideoRules
+from webapp.posting import PendingComment, PostingRules, read_facts
 from webapp.render import comment_json, comment_with_status, may_see
 from webapp.schemas import Accepted, CommentList, CommentWithStatus, HistoryQuery, NewComment
 
@@ -94,36 +95,28 @@ def _replay(row: Comment, draft: Draft) -> Response:
     return _accepted(row.id)
 
 
-def _check_video(video: Video | None, video_id: str) -> Video:
-    if video is None:
-        raise not_found(f"no video {video_id!r}")
-    if video.status == VideoStatus.ENDED.value or video.chat == ChatState.CLOSED.value:
-        raise _chat_closed()
-    return video
+def _post(draft: Draft) -> Post:
+    """The draft as moderation.decision sees it, before the rows it names are read."""
+    return Post(video_id=draft.video_id, by_moderator=draft.by_moderator, parent_id=draft.parent_id)
 
 
-def _chat_closed() -> ApiError:
-    return ApiError(403, "chat_closed", "the chat of this video is closed")
+def _refused(reason: Reason | None, draft: Draft, post: Post) -> ApiError:
+    """The contract's answer to a comment moderation.decision.decide rejects for `reason`."""
+    if reason in (Reason.VIDEO_ENDED, Reason.CHAT_CLOSED):
+        return ApiError(403, "chat_closed", "the chat of this video is closed")
+    if reason is Reason.BLOCKED_TERM:
+        return ApiError(422, "rejected", "the comment was rejected by moderation: it contains a blocked term")
+    if reason in (Reason.UNKNOWN_PARENT, Reason.PARENT_UNAVAILABLE):
+        return not_found(f"no comment {draft.parent_id!r} to reply to in this video")
+    if reason is Reason.REPLY_TO_REPLY:
+        return bad_request("parent_id: replies cannot be replied to (threads are one level deep)")
+    if reason is Reason.BANNED and post.ban is not None:
+        until = "permanently" if post.ban.until_ms is None else f"until {post.ban.until_ms} (ms since the epoch)"
+        return ApiError(403, "banned", f"you are banned from this chat {until}")
+    raise ValueError(f"not a reason to refuse a post: {reason!r}")
 
 
-def _check_parent(draft: Draft) -> None:
-    if draft.parent_id is None:
-        return
-    parent = store.get_comment(draft.parent_id)
-    if parent is None or parent.video_id != draft.video_id or parent.status != CommentStatus.APPROVED.value:
-        raise not_found(f"no comment {draft.parent_id!r} to reply to in this video")
-    if parent.parent_id is not None:
-        raise bad_request("parent_id: replies cannot be replied to (threads are one level deep)")
-
-
-def _check_ban(draft: Draft, now: int) -> None:
-    ban = moderation_store.active_ban(draft.video_id, draft.user_id, now)
-    if ban is not None:
-        until = "permanently" if ban.until_ms is None else f"until {ban.until_ms} (ms since the epoch)"
-        raise ApiError(403, "banned", f"you are banned from this chat {until}")
-
-
-def _rules(draft: Draft, fresh: bool = False) -> VideoRules:
+def _rules(draft: Draft, fresh: bool = False) -> PostingRules:
     """The video's screening rules (cached per process unless ``fresh``); 404 for an unknown video."""
     if fresh:
         app_state().rules.forget(draft.video_id)
@@ -136,13 +129,14 @@ def _rules(draft: Draft, fresh: bool = False) -> VideoRules:
     return rules
 
 
-def _screen(rules: VideoRules, draft: Draft) -> None:
+def _screen(rules: PostingRules, draft: Draft) -> None:
     """Blocked terms at the door (422): the video's own and the library's."""
-    if screen_text(draft.text, rules.blocked_terms) is not None:
-        raise ApiError(422, "rejected", "the comment was rejected by moderation: it contains a blocked term")
+    found = screen_text(draft.text, rules.blocked_terms)
+    if found is not None:
+        raise _refused(found.reason, draft, _post(draft))
 
 
-def _limit(who: Identity, rules: VideoRules, draft: Draft, now: int) -> None:
+def _limit(who: Identity, rules: PostingRules, draft: Draft, now: int) -> None:
     """Rate limit and slow mode (429); moderators and admins are exempt."""
     if who.is_moderator:
         return
@@ -160,7 +154,7 @@ def _limit(who: Identity, rules: VideoRules, draft: Draft, now: int) -> None:
         )
 
 
-def _pending(draft: Draft, rules: VideoRules, now_ms: int) -> PendingComment:
+def _pending(draft: Draft, rules: PostingRules, now_ms: int) -> PendingComment:
     return PendingComment(
         id=str(ULID()),
         video_id=draft.video_id,
@@ -192,20 +186,23 @@ def _record(row: PendingComment) -> bool:
 
 
 def _refusal(draft: Draft, now: int) -> Response | None:
-    """Why the insert recorded nothing: a retry (answered with the first id), or the rule it broke
-    (raised). None when every rule passes now: the rules the door used were out of date.
-    Only refused posts read these rows; an accepted post never does."""
+    """Why the insert recorded nothing: a retry (answered with the first id), or the rule it broke,
+    as moderation.decision.decide says over the committed rows (raised). None when every rule
+    passes now: the rules the door used were out of date. Only refused posts read these rows;
+    an accepted post never does."""
+    replayed = _replay_if_retry(draft)
+    if replayed is not None:
+        return replayed
     try:
-        replayed = _replay_if_retry(draft)
-        if replayed is not None:
-            return replayed
-        _check_video(store.get_video(draft.video_id), draft.video_id)
-        _check_parent(draft)
-        _check_ban(draft, now)
+        facts = read_facts(db.engine, _post(draft), draft.user_id)
     except UNAVAILABLE_ERRORS as exc:
         raise _unrecorded(exc) from exc
-    finally:
-        db.session.rollback()  # only reads: end the transaction (on SQLite it holds the write lock)
+    if facts is None:
+        raise not_found(f"no video {draft.video_id!r}")
+    video, post = facts
+    decision = decide(video, post, now_ms=now)
+    if decision.verdict is Verdict.REJECT:
+        raise _refused(decision.reason, draft, post)
     return None
 
 
@@ -235,15 +232,17 @@ def _accepted(comment_id: str) -> Response:
 def post_comment(video_id: str) -> Response:
     """Recorded as pending before the 202; the bridge moderates, numbers and delivers it.
 
-    The accepted path: the video's cached rules, the blocked terms, the rate limit, then one
-    INSERT that also checks chat, ban, parent and Idempotency-Key (webapp.posting)."""
+    The accepted path: the video's cached rules (an ended video refuses everyone, a closed chat
+    all but moderators: moderation.decision.chat_refusal), the blocked terms, the rate limit,
+    then one INSERT that checks the video again with the parent, the ban and the
+    Idempotency-Key (webapp.posting). A refusal is explained by moderation.decision.decide."""
     who = auth.require_user()
     draft = _draft(who, path_id("video_id", video_id), parse_body(NewComment))
     now = app_state().clock()
     rules = _rules(draft)
-    if not rules.open:
+    if rules.refusal(draft.by_moderator) is not None:
         rules = _rules(draft, fresh=True)
-    if not rules.open:
+    if rules.refusal(draft.by_moderator) is not None:
         refused = _refusal(draft, now)
         if refused is None:
             raise _rules_changing()
@@ -266,7 +265,7 @@ def post_comment(video_id: str) -> Response:
         if refused is not None:
             return refused
         rules = _rules(draft, fresh=True)  # the settings changed since the door read them: screen anew
-        if not rules.open:
+        if rules.refusal(draft.by_moderator) is not None:
             break
         _screen(rules, draft)
     raise _rules_changing()

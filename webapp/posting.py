@@ -1,11 +1,12 @@
 """The post path's database work, in as few round trips as a post allows.
 
 A post that goes through costs one statement: an ``INSERT … SELECT`` that records the
-pending comment only if the video is live with its chat open, the author is not banned,
-and (for a reply) the parent is an approved top-level comment of the same video; the
-``Idempotency-Key`` is folded in with ``ON CONFLICT DO NOTHING``, so a retry inserts
-nothing. ``RETURNING`` says whether the row went in. Only when it did not does the caller
-ask why (``refusal``), so refusals pay for the extra reads, never the accepted posts.
+pending comment only if the video is live with its chat open (or the author a moderator),
+the author is not banned, and (for a reply) the parent is an approved top-level comment of
+the same video; the ``Idempotency-Key`` is folded in with ``ON CONFLICT DO NOTHING``, so a
+retry inserts nothing. ``RETURNING`` says whether the row went in. Only when it did not does
+the caller ask why (``read_facts``), so refusals pay for the extra reads, never the accepted
+posts.
 
 The video's screening rules (blocked terms, slow mode) are read before the insert, from a
 per-process cache refreshed every ``RULES_TTL_S``, and never used stale: every settings
@@ -14,10 +15,18 @@ the one the door screened with; the caller then reads the rules again and screen
 What the insert checks against the committed rows — ended video, closed chat, bans, the
 parent, the key — is exact. (A slow-mode change applies from the next post on: the rate
 limiter has already counted this one.)
+
+The statement's WHERE is moderation.decision's rule written in SQL (rules 1, 2, 4 and 5 of
+`decide`: the video live, its chat open unless the author is a moderator, the parent an
+approved top-level comment of the same video, no ban in force at the post's time). A refused
+post's explanation is `decide`'s own answer over the rows `read_facts` reads, so the two can
+only disagree if the SQL drifts from `decide`; tests/test_moderation_decision_sql.py runs one
+table of cases through both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from infra.db import read_only
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 from livecomments.wire import Submission
+from moderation.decision import Ban, Parent, Post, Reason, VideoRules, chat_refusal
 
 RULES_TTL_S = 1.0
 RULES_CACHE_MAX = 10_000  # videos whose rules one process keeps; the oldest entries go first
@@ -45,8 +55,11 @@ _VALUES = (
     " CAST(:text AS TEXT), CAST(:ts AS BIGINT), CAST(:pending AS VARCHAR), 0, CAST(:key AS VARCHAR),"
     " CAST(:by_moderator AS BOOLEAN)"
 )
+# The SQL of moderation.decision.decide's rules 1 (live), 2 (chat open, or a moderator), 4 (the
+# parent) and 5 (no ban in force); keep them the same rule (tests/test_moderation_decision_sql.py).
 _OPEN_VIDEO = (
-    "v.id = :video_id AND v.status = :live AND v.chat = :open AND v.rules_version = CAST(:rules_version AS INTEGER)"
+    "v.id = :video_id AND v.status = :live AND (v.chat = :open OR CAST(:by_moderator AS BOOLEAN))"
+    " AND v.rules_version = CAST(:rules_version AS INTEGER)"
 )
 _NOT_BANNED = (
     "NOT EXISTS (SELECT 1 FROM bans b WHERE b.video_id = v.id AND b.user_id = CAST(:user_id AS VARCHAR)"
@@ -78,7 +91,11 @@ _CONSTANTS = {
     "live": VideoStatus.LIVE.value,
     "open": ChatState.OPEN.value,
 }
-_RULES = text("SELECT status, chat, slow_mode_s, blocked_terms, rules_version FROM videos WHERE id = :video_id")
+_RULES = text(
+    "SELECT status, chat, hold_for_review, slow_mode_s, blocked_terms, rules_version FROM videos WHERE id = :video_id"
+)
+_PARENT = text("SELECT video_id, parent_id, status FROM comments WHERE id = :parent_id")
+_BAN = text("SELECT until_ms FROM bans WHERE video_id = :video_id AND user_id = :user_id")
 
 
 @dataclass(frozen=True)
@@ -151,30 +168,52 @@ def record_pending(engine: Engine, row: PendingComment) -> bool:
 
 
 @dataclass(frozen=True)
-class VideoRules:
+class PostingRules:
     """What the door needs of a video before recording a post."""
 
-    status: str
-    chat: str
+    video: VideoRules  # its switches, as moderation.decision takes them
     slow_mode_s: int
     blocked_terms: tuple[str, ...]
     version: int
 
-    @property
-    def open(self) -> bool:
-        return self.status == VideoStatus.LIVE.value and self.chat == ChatState.OPEN.value
+    def refusal(self, by_moderator: bool) -> Reason | None:
+        """Whether the video takes this author's comments (moderation.decision.chat_refusal)."""
+        return chat_refusal(self.video, by_moderator)
 
 
-def _load_rules(engine: Engine, video_id: str) -> VideoRules | None:
+def _load_rules(engine: Engine, video_id: str) -> PostingRules | None:
     with read_only(engine).connect() as conn:  # a read: on SQLite it must not take the write lock
         found = conn.execute(_RULES, {"video_id": video_id}).first()
         conn.rollback()
     if found is None:
         return None
-    status, chat, slow_mode_s, terms, version = found
+    status, chat, hold, slow_mode_s, terms, version = found
     if isinstance(terms, str):  # SQLite hands JSON back as text through a plain SELECT
         terms = orjson.loads(terms)
-    return VideoRules(str(status), str(chat), int(slow_mode_s), tuple(terms or ()), int(version))
+    video = VideoRules(str(status), str(chat), bool(hold))
+    return PostingRules(video, int(slow_mode_s), tuple(terms or ()), int(version))
+
+
+def read_facts(engine: Engine, post: Post, user_id: str) -> tuple[VideoRules, Post] | None:
+    """The committed rows moderation.decision.decide needs to say why a post was refused: the
+    video's switches, and `post` with the parent it names and its author's ban filled in.
+    None: no such video. Only refused posts read them (three reads, one transaction)."""
+    with read_only(engine).connect() as conn:
+        found = conn.execute(_RULES, {"video_id": post.video_id}).first()
+        if found is None:
+            conn.rollback()
+            return None
+        parent = None
+        if post.parent_id is not None:
+            parent = conn.execute(_PARENT, {"parent_id": post.parent_id}).first()
+        ban = conn.execute(_BAN, {"video_id": post.video_id, "user_id": user_id}).first()
+        conn.rollback()
+    video = VideoRules(str(found.status), str(found.chat), bool(found.hold_for_review))
+    return video, dataclasses.replace(
+        post,
+        parent=None if parent is None else Parent(parent.video_id, parent.parent_id, str(parent.status)),
+        ban=None if ban is None else Ban(ban.until_ms),
+    )
 
 
 class RulesCache:
@@ -185,9 +224,9 @@ class RulesCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._rules: dict[str, tuple[float, VideoRules]] = {}
+        self._rules: dict[str, tuple[float, PostingRules]] = {}
 
-    def get(self, engine: Engine, video_id: str) -> VideoRules | None:
+    def get(self, engine: Engine, video_id: str) -> PostingRules | None:
         now = self._clock()
         kept = self._rules.get(video_id)
         if kept is not None and now - kept[0] < self._ttl_s:
