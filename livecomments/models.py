@@ -126,10 +126,7 @@ class Ban(Base):
     until_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     by_user_id: Mapped[str] = mapped_column(String(64))
-    created_ts: Mapped[int] = mapped_column(BigInteger)
-
-    def active(self, now_ms: int) -> bool:
-        return self.until_ms is None or self.until_ms > now_ms
+    created_ts: Mapped[int] = mapped_column(BigInteger)  # whether a ban is in force: moderation.decision.Ban
 
 
 class Reaction(Base):

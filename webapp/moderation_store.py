@@ -164,11 +164,6 @@ def lift_ban(video_id: str, user_id: str, moderator: str, now: int) -> None:
     commit()
 
 
-def active_ban(video_id: str, user_id: str, now: int) -> Ban | None:
-    ban = db.session.get(Ban, (video_id, user_id))
-    return ban if ban is not None and ban.active(now) else None
-
-
 def update_settings(video_id: str, changes: dict[str, Any], moderator: str, now: int) -> Video:
     video = _locked(video_id)
     for name, value in changes.items():
