@@ -1,26 +1,30 @@
-"""Shared fixtures: free loopback ports, temporary data dirs, real processes.
+"""The fixtures every tier may use: a clean environment, the process harness, real Redis and
+PostgreSQL of the test's own, and the whole system.
 
-Every server a test talks to is started here on a free port with its own data dir,
-and stopped afterwards.
+Every server a test talks to is started on a free port with its own data dir, and stopped
+afterwards. What these fixtures build lives in tests/support/; each tier's own fixtures are in
+its conftest.py (tests/app: the Flask app and its client; tests/browser: Chromium).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
+import shutil
 import subprocess
-import sys
-import time
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from infra.ports import free_port
+from tests.support.stack import ROOT, Stack, wait_for_port  # noqa: F401 - ROOT: see below
+from tests.support.system import System, start_system
 
-ROOT = Path(__file__).resolve().parent.parent
+# Until tests/test_bridge_reconnect.py and test_durability.py import them from tests.support.stack,
+# `from tests.conftest import ROOT, Stack, wait_for_port` keeps working for them.
+
+POSTGRES_ADMIN_URL = os.environ.get("LIVECOMMENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(autouse=True)
@@ -31,121 +35,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-@dataclass
-class Service:
-    """A livecomments command running as a child process."""
-
-    args: list[str]
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-    ports: list[int] = field(default_factory=list)
-
-    def start(self) -> Service:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "livecomments", *self.args],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-        for port in self.ports:
-            wait_for_port(port, proc=self.proc)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up, no goodbye."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-@dataclass
-class Stack:
-    """Ports, data dir and environment shared by the processes of one test system."""
-
-    data_dir: Path
-    mqtt_port: int
-    ws_port: int
-    http_port: int
-    secret: str = "test-secret-0123456789abcdef0123456789"
-    database_url: str | None = None  # None: SQLite in the data dir
-    services: list[Service] = field(default_factory=list)
-
-    @property
-    def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'livecomments.sqlite3'}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVECOMMENTS_")}
-        env.update(
-            LIVECOMMENTS_DATA_DIR=str(self.data_dir),
-            LIVECOMMENTS_MQTT_PORT=str(self.mqtt_port),
-            LIVECOMMENTS_WS_PORT=str(self.ws_port),
-            LIVECOMMENTS_HTTP_PORT=str(self.http_port),
-            LIVECOMMENTS_SECRET=self.secret,
-            LIVECOMMENTS_SWEEP_AFTER_S="1",
-            PYTHONUNBUFFERED="1",
-        )
-        if self.database_url:
-            env["LIVECOMMENTS_DATABASE_URL"] = self.database_url
-        return env
-
-    def service(self, name: str, *args: str, ports: list[int] | None = None) -> Service:
-        svc = Service(
-            [name, *args], self.env, self.data_dir / f"{name}-{len(self.services)}.log", ports=ports or []
-        )
-        self.services.append(svc)
-        return svc
-
-    def broker(self) -> Service:
-        return self.service("broker", ports=[self.mqtt_port, self.ws_port]).start()
-
-    def bridge(self) -> Service:
-        return self.service("bridge").start()
-
-    def web(self) -> Service:
-        return self.service("web", ports=[self.http_port]).start()
-
-    def stop_all(self) -> None:
-        for svc in reversed(self.services):
-            try:
-                svc.stop()
-            except Exception:  # noqa: BLE001 - keep stopping the others
-                pass
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
+    """Ports and a data dir for the processes of one test; every one started is stopped after it."""
     s = Stack(tmp_path / "data", free_port(), free_port(), free_port())
     s.data_dir.mkdir()
     yield s
@@ -155,8 +47,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server of our own on a free port (never the machine's 6379)."""
-    import shutil
-
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.fail("redis-server is not installed (./dev setup installs it)")
@@ -177,15 +67,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
-
-POSTGRES_ADMIN_URL = os.environ.get("LIVECOMMENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh database of our own on the machine's PostgreSQL (dropped afterwards)."""
-    import uuid
-
     import psycopg
 
     name = f"lc_test_{uuid.uuid4().hex[:12]}"
@@ -202,4 +86,19 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-from tests.systemkit import system  # noqa: E402, F401 - the whole-system fixture, for every test module
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, once SQLite in tmp_path (the embedded default) and once PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def system(stack: Stack, request: pytest.FixtureRequest) -> Iterator[System]:
+    """The whole system (broker, bridge, web app processes), once on SQLite and once on PostgreSQL."""
+    if request.param == "postgresql":
+        stack.database_url = request.getfixturevalue("postgres_url")
+    running = start_system(stack)
+    yield running
+    running.close()

@@ -12,10 +12,10 @@ from infra.db import make_engine
 from infra.ports import free_port
 from livecomments.config import Partition
 from livecomments.models import Comment
-from tests.apikit import Api
-from tests.conftest import Stack
-from tests.mqttkit import Collector
-from tests.systemkit import System
+from tests.support.api import Api
+from tests.support.mqtt import Collector
+from tests.support.stack import Stack
+from tests.support.system import System
 
 VIDEOS = [f"v{i}" for i in range(8)]
 

@@ -34,7 +34,7 @@ from livecomments.config import Settings
 from livecomments.service import Service
 
 if TYPE_CHECKING:
-    from tests.conftest import Stack
+    from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 10.0  # for what must happen

@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from infra.ports import free_port
-from tests.apikit import Api
-from tests.conftest import ROOT, Stack
-from tests.mqttkit import Collector
+from tests.support.api import Api
+from tests.support.mqtt import Collector
+from tests.support.stack import ROOT, Stack
 from viewer import BrokerURL, Event, EventType, LiveClient, Source
 from viewer.client import RECENT_GRACE_S, mask_every_frame, recent_leave_at
 from viewer.watch import Renderer, default_broker, default_http, safe, use_colour

@@ -27,9 +27,9 @@ from broker.cluster import Cluster, Knobs, local_plan, status
 from infra.ports import is_free
 from livecomments.config import Settings
 from livecomments.service import Service
-from tests.apikit import Api
-from tests.conftest import ROOT, Stack
-from tests.mqttkit import Collector, publish
+from tests.support.api import Api
+from tests.support.mqtt import Collector, publish
+from tests.support.stack import ROOT, Stack
 from tests.test_broker import LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
 from tests.test_mosquitto import require_mosquitto  # noqa: F401 - a fixture
 from viewer.client import LiveClient

@@ -11,10 +11,10 @@ from sqlalchemy import update
 
 from infra.ports import free_port
 from livecomments.models import Video
-from tests.apikit import Api
-from tests.conftest import Stack
-from tests.mqttkit import Collector
-from tests.systemkit import System
+from tests.support.api import Api
+from tests.support.mqtt import Collector
+from tests.support.stack import Stack
+from tests.support.system import System
 
 V = "v1"
 COMMENTS = f"live/videos/{V}/comments"

@@ -37,9 +37,9 @@ from livecomments.config import ConfigError, Settings
 from livecomments.service import Service
 from livecomments.topics import Topics
 from livecomments.wire import comment_event, encode_batch, encode_recent
-from tests.apikit import Api
-from tests.conftest import ROOT, Stack, wait_for_port
-from tests.mqttkit import Collector, publish
+from tests.support.api import Api
+from tests.support.mqtt import Collector, publish
+from tests.support.stack import ROOT, Stack, wait_for_port
 from tests.test_broker import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
 
 TRANSPORTS = ["tcp", "ws"]

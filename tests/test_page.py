@@ -21,10 +21,10 @@ from playwright.sync_api import Browser, BrowserContext, Request, Route, Viewpor
 from bench import mqtt
 from infra.ports import free_port
 from livecomments import tokens
-from tests.conftest import ROOT, Stack
-from tests.mqttkit import Collector
-from tests.pagekit import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
-from tests.webkit import SECRET, close_app, make_test_app, token
+from tests.support.mqtt import Collector
+from tests.support.page import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
+from tests.support.stack import ROOT, Stack
+from tests.support.web import SECRET, close_app, make_test_app, token
 from webapp import pages
 from webapp.extensions import app_state
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ViewportSize, expect
 
-from tests.conftest import Stack
-from tests.pagekit import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
+from tests.support.page import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
+from tests.support.stack import Stack
 
 PHONE: ViewportSize = {"width": 375, "height": 740}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}

@@ -7,9 +7,9 @@ import time
 import redis
 import requests
 
-from tests.apikit import Api
-from tests.conftest import Stack
-from tests.mqttkit import Collector
+from tests.support.api import Api
+from tests.support.mqtt import Collector
+from tests.support.stack import Stack
 
 
 def web_metric(api: Api, name: str, **labels: str) -> float:

@@ -18,7 +18,7 @@ from livecomments.config import Settings
 from livecomments.models import Video
 from livecomments.validation import is_valid_ulid
 from livecomments.wire import Submission
-from tests.webkit import SECRET, add_video, alg_none_token, bearer, close_app, make_test_app, token
+from tests.support.web import SECRET, add_video, alg_none_token, bearer, close_app, make_test_app, token
 from webapp import store
 from webapp.extensions import app_state, db
 from webapp.publisher import MemoryPublisher, MqttPublisher, PublishError
@@ -294,7 +294,7 @@ def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
 
     import psutil
 
-    from tests.apikit import Api
+    from tests.support.api import Api
 
     stack.broker()
     stack.bridge()

@@ -23,7 +23,7 @@ from werkzeug.test import EnvironBuilder
 from bridge.apply import Outcome, apply_batch
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 from livecomments.validation import is_valid_ulid
-from tests.webkit import (
+from tests.support.web import (
     add_comment,
     add_video,
     alg_none_token,

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from livecomments.models import CommentStatus
-from tests.webkit import add_comment, add_video, bearer, close_app, make_test_app, token
+from tests.support.web import add_comment, add_video, bearer, close_app, make_test_app, token
 from webapp.extensions import db
 from webapp.schemas import CommentList, CommentWithStatus, VideoOut
 

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from infra.credentials import CREDENTIALS_FILE
 from infra.db import make_engine
 from infra.ports import free_port
 from livecomments.models import Comment
-from tests.apikit import Api
-from tests.conftest import Stack
-from tests.mqttkit import Collector
+from tests.support.api import Api
+from tests.support.mqtt import Collector
+from tests.support.stack import Stack
 
 
 @dataclass
@@ -46,16 +44,19 @@ class System:
                 return float(line.split()[-1])
         return 0.0
 
+    def close(self) -> None:
+        """The test's own database connections (the processes are the stack's to stop)."""
+        engine = self.sessions.kw["bind"]
+        assert isinstance(engine, Engine)
+        engine.dispose()
+
     def rows(self, video_id: str) -> list[Comment]:
         with self.sessions() as s:
             return list(s.scalars(select(Comment).where(Comment.video_id == video_id).order_by(Comment.seq)))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def system(stack: Stack, request: pytest.FixtureRequest) -> Iterator[System]:
-    """The whole system, once on SQLite (the embedded default) and once on PostgreSQL."""
-    if request.param == "postgresql":
-        stack.database_url = request.getfixturevalue("postgres_url")
+def start_system(stack: Stack) -> System:
+    """Broker, bridge (its metrics on a free port) and web app, on the stack's database."""
     metrics_port = free_port()
     stack.broker()
     bridge = stack.service("bridge")
@@ -65,8 +66,4 @@ def system(stack: Stack, request: pytest.FixtureRequest) -> Iterator[System]:
     stack.web()
     api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
     api.wait_ready()
-    engine = make_engine(stack.effective_database_url)
-    yield System(stack, api, metrics_port, sessions=sessionmaker(engine))
-    engine.dispose()
-
-
+    return System(stack, api, metrics_port, sessions=sessionmaker(make_engine(stack.effective_database_url)))

@@ -16,8 +16,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Locator, Page, expect, sync_playwright
 
-from tests.apikit import Api
-from tests.conftest import ROOT, Service, Stack
+from tests.support.api import Api
+from tests.support.stack import ROOT, Service, Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
