@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import paho.mqtt.client as paho
 import pytest
@@ -32,11 +31,9 @@ from infra.credentials import ensure_credentials, hash_password
 from infra.ports import free_port
 from livecomments.config import Settings
 from livecomments.service import Service
+from tests.support.stack import ROOT, Stack
+from tests.support.waiting import eventually
 
-if TYPE_CHECKING:
-    from tests.support.stack import Stack
-
-ROOT = Path(__file__).resolve().parent.parent
 WAIT = 10.0  # for what must happen
 QUIET = 0.3  # after the marker, for what must not happen
 # MQTT 3.1.1 CONNACK return code 5; paho reports it as the MQTT 5 reason code "Not authorized" (135).
@@ -451,15 +448,15 @@ def test_broker_thread_reports_a_port_taken_after_the_check(tmp_path: Path, monk
         with pytest.raises(embedded.BrokerStartError, match="address already in use"):
             thread.start()
     assert not thread.is_alive()
-    deadline = time.monotonic() + WAIT
-    while True:  # the TCP listener amqtt had opened is closed again
+
+    def closed() -> bool:  # the TCP listener amqtt had opened is closed again
         try:
             with socket.create_connection(("127.0.0.1", mqtt_port), timeout=0.5):
-                pass
+                return False
         except OSError:
-            break
-        assert time.monotonic() < deadline, "the TCP listener was left open"
-        time.sleep(0.05)
+            return True
+
+    eventually(closed, WAIT, "the TCP listener was left open")
 
 
 # --- the users file -----------------------------------------------------------------

@@ -22,6 +22,7 @@ from infra.ports import free_port
 from tests.support.api import Api
 from tests.support.mqtt import Collector
 from tests.support.stack import ROOT, Stack
+from tests.support.waiting import eventually
 from viewer import BrokerURL, Event, EventType, LiveClient, Source
 from viewer.client import RECENT_GRACE_S, mask_every_frame, recent_leave_at
 from viewer.watch import Renderer, default_broker, default_http, safe, use_colour
@@ -57,11 +58,8 @@ class System:
 
     def approved(self, comment_id: str, timeout: float = 30.0) -> str:
         """Wait until the bridge approved (and numbered) the comment: a reply needs an approved parent."""
-        deadline = time.monotonic() + timeout
-        while self.api.comment(comment_id).json().get("status") != "approved":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"comment {comment_id} never approved")
-            time.sleep(0.05)
+        eventually(lambda: self.api.comment(comment_id).json().get("status") == "approved", timeout,
+                   f"comment {comment_id} never approved")
         return comment_id
 
     def moderate(self, method: str, path: str, user: str = "mod", **body: str) -> None:

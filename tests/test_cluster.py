@@ -15,7 +15,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from livecomments.service import Service
 from tests.support.api import Api
 from tests.support.mqtt import Collector, publish
 from tests.support.stack import ROOT, Stack
+from tests.support.waiting import eventually
 from tests.test_broker import LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
 from tests.test_mosquitto import require_mosquitto  # noqa: F401 - a fixture
 from viewer.client import LiveClient
@@ -205,13 +205,17 @@ def test_an_edge_reconnects_to_a_restarted_core(cluster: Cluster) -> None:
     core, edge = cluster.plan.cores[0], cluster.plan.edges[0]
     viewer = Collector(edge.mqtt_port, "live/#")
     cluster.brokers["core"].restart()
-    deadline = time.monotonic() + 30
-    n = 0
-    while not any(m.payload == f"after {n}".encode() for m in viewer.messages):  # once the bridge is back
-        assert time.monotonic() < deadline, "the edge did not come back to the core"
-        n += 1
-        publish(core.mqtt_port, LIVE, f"after {n}".encode(), "bridge", passwords["bridge"])
-        time.sleep(0.2)
+    sent = 0
+
+    def came_through() -> bool:  # once the bridge is back, what the core gets reaches the edge
+        nonlocal sent
+        if any(m.payload == f"after {sent}".encode() for m in viewer.messages):
+            return True
+        sent += 1
+        publish(core.mqtt_port, LIVE, f"after {sent}".encode(), "bridge", passwords["bridge"])
+        return False
+
+    eventually(came_through, 30, "the edge did not come back to the core", interval=0.2)
     viewer.close()
 
 
@@ -226,10 +230,12 @@ def test_cluster_run_prints_the_edges_and_stops_on_sigterm(tmp_path: Path) -> No
             stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
         )
     try:
-        deadline = time.monotonic() + 30
-        while "status: livecomments cluster status" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+
+        def ready() -> bool:
+            assert proc.poll() is None, log.read_text()
+            return "status: livecomments cluster status" in log.read_text()
+
+        eventually(ready, 30, "`cluster run` never printed its status command")
         text = log.read_text()
         urls = [word for word in text.split() if word.startswith(("ws://", "mqtt://"))]
         assert sum(u.startswith("ws://") and u.endswith("/mqtt") for u in urls) == 2
@@ -378,10 +384,7 @@ def test_the_core_killed_mid_stream_loses_no_accepted_comment(pipeline: Pipeline
             unpublished = s.scalars(select(LiveEvent.seq).where(LiveEvent.published.is_(False))).all()
         return len(numbered) == total and not unpublished
 
-    deadline = time.monotonic() + 90
-    while not settled():
-        assert time.monotonic() < deadline, "not every accepted comment was numbered and published"
-        time.sleep(0.2)
+    eventually(settled, 90, "not every accepted comment was numbered and published", interval=0.2)
     with sessions() as s:
         rows = s.execute(select(Comment.id, Comment.seq)).all()
     engine.dispose()

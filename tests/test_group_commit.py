@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from infra.db import make_engine
+from tests.support.waiting import eventually
 from webapp.errors import UNAVAILABLE_ERRORS
 from webapp.group_commit import GroupCommit, Overloaded
 
@@ -79,8 +80,7 @@ def test_concurrent_items_share_commits_and_each_gets_its_result(engine: Engine)
         others = threading.Thread(target=lambda: results.update(run_all(gc, list(range(1, 41)))))
         results: dict[int, Any] = {}
         others.start()
-        while len(gc._queue) < 40 and others.is_alive():
-            threading.Event().wait(0.01)
+        eventually(lambda: len(gc._queue) >= 40 or not others.is_alive(), 30, "the 40 never queued", interval=0.01)
         gate.set()
         first.join(10)
         others.join(30)
@@ -160,12 +160,9 @@ def test_the_connection_goes_back_to_the_pool_when_idle(engine: Engine) -> None:
     gc.start()
     try:
         assert run_all(gc, [1, 2, 3]) == {1: 10, 2: 20, 3: 30}
-        deadline = threading.Event()
-        for _ in range(500):  # the committer returns it just after waking the last request
-            if engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
-                break
-            deadline.wait(0.01)
-        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        # the committer returns it just after waking the last request
+        eventually(lambda: engine.pool.checkedout() == 0, 5, "the connection is still checked out",  # type: ignore[attr-defined]
+                   interval=0.01)
     finally:
         gc.stop()
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy import update
@@ -15,20 +13,13 @@ from tests.support.api import Api
 from tests.support.mqtt import Collector
 from tests.support.stack import Stack
 from tests.support.system import System
+from tests.support.waiting import eventually
 
 V = "v1"
 COMMENTS = f"live/videos/{V}/comments"
 RECENT = f"live/videos/{V}/recent"
 STATE = f"live/videos/{V}/state"
 REACTIONS = f"live/videos/{V}/reactions"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)
 
 
 def latest(viewer: Collector, topic: str) -> dict:  # type: ignore[type-arg]
@@ -100,13 +91,13 @@ def test_bans_and_timeouts(system: System, live: Collector) -> None:
 
     assert system.api.mod("PUT", f"/api/videos/{V}/bans/dave", json={"duration_s": 1}).status_code == 204
     assert system.api.post(V, "timed out", user="dave").status_code == 403
-    eventually(lambda: system.api.post(V, "free again", user="dave").status_code == 202, timeout=10)
+    eventually(lambda: system.api.post(V, "free again", user="dave").status_code == 202, 10, "dave is still banned")
 
 
 def test_held_comments_are_unseen_until_approved(system: System, live: Collector) -> None:
     assert system.api.mod("PATCH", f"/api/videos/{V}/settings", json={"hold_for_review": True}).status_code == 200
     held = system.api.post(V, "wait for me", user="alice").json()["id"]
-    eventually(lambda: system.api.comment(held, user="alice").json()["status"] == "held")
+    eventually(lambda: system.api.comment(held, user="alice").json()["status"] == "held", 15, "never held")
     assert system.api.comment(held).status_code == 404  # only the author and moderators see it
     queue = system.api.mod("GET", f"/api/videos/{V}/review").json()["comments"]
     assert [c["id"] for c in queue] == [held]
@@ -119,7 +110,7 @@ def test_held_comments_are_unseen_until_approved(system: System, live: Collector
     assert [c["id"] for c in system.api.history(V).json()["comments"]] == [held]
 
     rejected = system.api.post(V, "no", user="alice").json()["id"]
-    eventually(lambda: system.api.comment(rejected, user="alice").json()["status"] == "held")
+    eventually(lambda: system.api.comment(rejected, user="alice").json()["status"] == "held", 15, "never held")
     assert system.api.mod("POST", f"/api/comments/{rejected}/reject", json={"reason": "off topic"}).json()[
         "status"] == "rejected"
 

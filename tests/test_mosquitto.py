@@ -20,7 +20,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from livecomments.wire import comment_event, encode_batch, encode_recent
 from tests.support.api import Api
 from tests.support.mqtt import Collector, publish
 from tests.support.stack import ROOT, Stack, wait_for_port
+from tests.support.waiting import eventually
 from tests.test_broker import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
 
 TRANSPORTS = ["tcp", "ws"]
@@ -539,10 +539,8 @@ def test_process_listens_restarts_after_a_crash_and_stops(tmp_path: Path) -> Non
         assert first is not None
         bridge = mq.broker_passwords(settings.data_dir)["bridge"]
         os.kill(first, signal.SIGKILL)
-        deadline = time.monotonic() + WAIT
-        while process.pid in (None, first) or _refused(settings.mqtt_port) or _refused(settings.ws_port):
-            assert time.monotonic() < deadline, "not restarted"
-            time.sleep(0.05)
+        eventually(lambda: process.pid not in (None, first) and not _refused(settings.mqtt_port)
+                   and not _refused(settings.ws_port), WAIT, "not restarted")
         assert process.restarts == 1 and process.is_alive()
         viewer = Collector(settings.ws_port, "live/#", transport="websockets")
         publish(settings.mqtt_port, LIVE, b"after the crash", "bridge", bridge)
@@ -582,15 +580,9 @@ def test_process_gives_up_after_too_many_crashes(tmp_path: Path) -> None:
     process.start()
     try:
         for _ in range(3):
-            pid = process.pid
-            deadline = time.monotonic() + WAIT
-            while pid is None:
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
-                pid = process.pid
+            pid = eventually(lambda: process.pid, WAIT, "no mosquitto running", interval=0.02)
             os.kill(pid, signal.SIGKILL)
-            while process.pid == pid:
-                time.sleep(0.02)
+            eventually(lambda pid=pid: process.pid != pid, WAIT, "the killed mosquitto is still the one", interval=0.02)
         assert process.gave_up.wait(WAIT)
         assert not process.is_alive() and process.restarts == 2
     finally:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import requests
 
 from infra.ports import free_port
 from infra.runtime_file import RUNTIME_FILE, read_runtime, remove_runtime, write_runtime
+from tests.support.waiting import eventually
 from viewer.watch import default_broker, default_http
 
 pytestmark = pytest.mark.slow
@@ -33,15 +33,19 @@ class Up:
     ports: dict[str, int]
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if text in line:
-                    return line
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not printed; output:\n" + "\n".join(self.lines))
+        """The first line that holds `text`, once `up` has printed it."""
+
+        def printed() -> str | None:
+            exited = self.proc.poll() is not None  # before reading: what it printed last is read too
+            line = next((line for line in list(self.lines) if text in line), None)
+            if line is None and exited:
+                raise AssertionError(f"{text!r} not printed before up exited; output:\n" + "\n".join(self.lines))
+            return line
+
+        try:
+            return eventually(printed, timeout, f"{text!r} not printed")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; output:\n" + "\n".join(self.lines)) from None
 
 
 def _start_up(data_dir: Path) -> Up:

@@ -18,6 +18,7 @@ from livecomments.config import Settings
 from livecomments.models import Video
 from livecomments.validation import is_valid_ulid
 from livecomments.wire import Submission
+from tests.support.waiting import eventually
 from tests.support.web import SECRET, add_video, alg_none_token, bearer, close_app, make_test_app, token
 from webapp import store
 from webapp.extensions import app_state, db
@@ -290,7 +291,6 @@ def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
     answer, posts are published and read back, the body is bounded, SIGHUP replaces every
     worker while posts keep getting their 202, and SIGTERM stops them all."""
     import signal
-    import time
 
     import psutil
 
@@ -304,15 +304,16 @@ def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
     api.wait_ready(30)
     assert f"web app listening on http://127.0.0.1:{stack.http_port}" in web.output()
 
-    deadline = time.monotonic() + 20
-    while len(workers := _worker_pids(web)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    eventually(lambda: len(_worker_pids(web)) >= 2, 20, "fewer than two workers", interval=0.1)
+    workers = _worker_pids(web)
     assert len(workers) == 2
-    deadline = time.monotonic() + 20
     answered: set[int] = set()
-    while answered != workers and time.monotonic() < deadline:
-        answered |= _answering_pids(base, stack.http_port, workers)
-    assert answered == workers
+
+    def every_worker_answered() -> bool:
+        answered.update(_answering_pids(base, stack.http_port, workers))
+        return answered == workers
+
+    eventually(every_worker_answered, 20, "not every worker answered", interval=0)
 
     assert api.create_video("v1").status_code == 201
     ids = [api.post("v1", f"comment {i}", user=f"u{i}").json()["id"] for i in range(6)]
@@ -327,22 +328,18 @@ def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
     def published() -> set[str]:
         return {c["id"] for c in api.history("v1").json()["comments"]}
 
-    deadline = time.monotonic() + 20
-    while not set(ids) <= published() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert set(ids) <= published()
+    eventually(lambda: set(ids) <= published(), 20, "not every post was published", interval=0.2)
 
     web.proc.send_signal(signal.SIGHUP)
     statuses: list[int] = []
-    deadline = time.monotonic() + 30
-    n = 0
-    while time.monotonic() < deadline:
+
+    def replaced_while_posting() -> bool:
+        n = len(statuses)
         statuses.append(api.post("v1", f"during reload {n}", user=f"r{n % 15}").status_code)
-        n += 1
         now = _worker_pids(web)
-        if len(now) == 2 and not now & workers:
-            break
-        time.sleep(0.05)
+        return len(now) == 2 and not now & workers
+
+    eventually(replaced_while_posting, 30, "SIGHUP did not replace every worker")
     replaced = _worker_pids(web)
     assert len(replaced) == 2 and not replaced & workers, (workers, replaced)
     assert statuses and set(statuses) == {202}, statuses

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from livecomments.tokens import issue
+from tests.support.waiting import eventually
 
 
 @dataclass
@@ -49,16 +49,14 @@ class Api:
     def comment(self, comment_id: str, user: str | None = None) -> requests.Response:
         return requests.get(f"{self.base}/api/comments/{comment_id}", headers=self.headers(user), timeout=10)
 
+    def ready(self) -> bool:
+        try:
+            return requests.get(f"{self.base}/readyz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
     def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.base}/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("web app never became ready")
+        eventually(self.ready, timeout, "web app never became ready", interval=0.1)
 
     def call(self, method: str, path: str, user: str | None = None, roles: tuple[str, ...] = (),
              **kwargs: Any) -> requests.Response:

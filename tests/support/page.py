@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, 
 
 from tests.support.api import Api
 from tests.support.stack import ROOT, Service, Stack
+from tests.support.waiting import eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,15 +36,6 @@ WAIT_MS = 20_000
 FORBIDDEN_CONSOLE = re.compile(r"Content Security Policy|TrustedHTML|TrustedScript|Trusted Type", re.IGNORECASE)
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll a condition outside the browser (the database, the API) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.1)
-
-
 @dataclass
 class PageSystem:
     stack: Stack
@@ -60,7 +51,8 @@ class PageSystem:
 
     def wait_numbered(self, count: int, video_id: str = VIDEO) -> None:
         """Until the bridge has numbered (and so published) `count` events of the video."""
-        wait_until(lambda: self.last_seq(video_id) >= count, f"fewer than {count} events were numbered")
+        eventually(lambda: self.last_seq(video_id) >= count, 60, f"fewer than {count} events were numbered",
+                   interval=0.1)
 
     def stop_broker(self, grace_s: float = 10.0) -> None:
         """SIGTERM; SIGKILL if it is not gone within grace_s (viewers see the same lost socket)."""
@@ -245,11 +237,7 @@ class Viewer:
     def wait_until(self, check: Callable[[], bool], what: str, timeout_ms: float = WAIT_MS) -> None:
         """Poll a condition fed by this page's event handlers (they only run while Playwright
         has control, so the poll waits through the page, not with time.sleep)."""
-        deadline = time.monotonic() + timeout_ms / 1000
-        while not check():
-            if time.monotonic() > deadline:
-                raise TimeoutError(what)
-            self.page.wait_for_timeout(50)
+        eventually(check, timeout_ms / 1000, what, pause=lambda s: self.page.wait_for_timeout(s * 1000))
 
     def assert_clean(self) -> None:
         assert self.problems == [], self.problems
