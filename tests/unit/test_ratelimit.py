@@ -1,26 +1,19 @@
-"""Rate limits and slow mode: the same cases against the in-process store and a real Redis."""
+"""Rate limits and slow mode: the pure rule (`admit`), and the cases every RateLimiter passes,
+here against the in-process one. tests/integration/test_ratelimit_redis.py runs the same
+`test_*(limiter)` cases against a real Redis."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
-import redis
 
 from moderation.ratelimit import ALLOWED, Allowance, Limits, MemoryRateLimiter, RateLimiter, admit
-from moderation.ratelimit_redis import RedisRateLimiter
 
 
-@pytest.fixture(params=["memory", "redis"])
-def limiter(request: pytest.FixtureRequest) -> Iterator[RateLimiter]:
-    if request.param == "memory":
-        yield MemoryRateLimiter()
-        return
-    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
-    client.flushdb()
-    yield RedisRateLimiter(client)
-    client.close()
+@pytest.fixture
+def limiter() -> RateLimiter:
+    return MemoryRateLimiter()
 
 
 def test_sliding_window(limiter: RateLimiter) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from viewer.sequencer import Event, EventType, Fetch, Sequencer, Step
 
-VECTORS = json.loads((Path(__file__).parent / "vectors" / "stream.json").read_text())
+VECTORS = json.loads((Path(__file__).parent.parent / "vectors" / "stream.json").read_text())
 DEFAULTS: dict[str, Any] = VECTORS["comment_defaults"]
 CASES: list[dict[str, Any]] = VECTORS["cases"]
 
