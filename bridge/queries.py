@@ -10,8 +10,8 @@ import orjson
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from infra.reads import reaction_totals
 from livecomments.models import Comment, CommentStatus, LiveEvent, Video, VideoReaction
-from livecomments.reads import reaction_totals
 from livecomments.wire import Submission, comment_view, video_state
 
 

@@ -54,10 +54,10 @@ from bridge.queries import (
 from bridge.recent import RecentWindow
 from bridge.stream import InFlight, Streams, encode_raw_batch
 from bridge.windows import RecentWindows
-from infra.db import create_schema, read_only
+from infra.db import read_only
+from infra.reads import reaction_totals
 from livecomments.config import Settings
 from livecomments.models import Video, VideoStatus
-from livecomments.reads import reaction_totals
 from livecomments.validation import FieldError
 from livecomments.wire import Submission, encode_reactions, encode_recent, ticker_text
 from moderation.terms import TermMatcher
@@ -74,12 +74,7 @@ class Bridge:
 
     name = "bridge"
 
-    def __init__(self, settings: Settings, deps: BridgeDeps | None = None) -> None:
-        self._migrate = deps is None
-        if deps is None:  # TRANSITIONAL, until wiring/cli.py and wiring/up.py call wiring.bridge.build_bridge
-            from wiring.bridge import bridge_deps
-
-            deps = bridge_deps(settings)
+    def __init__(self, settings: Settings, deps: BridgeDeps) -> None:
         self.settings = settings
         self.deps = deps
         self.topics = settings.topics
@@ -161,8 +156,6 @@ class Bridge:
 
     def run(self, stop: threading.Event) -> None:
         """The loop, on the caller's thread, until `stop` is set (start() runs it on a thread of its own)."""
-        if self._migrate:  # TRANSITIONAL: the wiring migrates before it builds the bridge
-            create_schema(self.deps.engine)
         self._committer.start()
         bus = self._bus = self.deps.bus(self._handlers)
         bus.connect()
@@ -182,8 +175,6 @@ class Bridge:
             bus.close()
             if stop_metrics is not None:
                 stop_metrics()
-            if self._migrate:  # TRANSITIONAL: the engine was made for this bridge
-                self.deps.engine.dispose()
             log.info("bridge stopped")
 
     # -- the bus's callbacks (its thread) --------------------------------------------

@@ -3,12 +3,11 @@ server and the clock are chosen here from Settings (each choice logged in one li
 to bridge.service.Bridge, which opens nothing itself.
 
 Migrations are not run here either: the caller runs infra.db.create_schema once at start-up
-(`run_bridge` does, for the `bridge` command; `up` does it once for every part)."""
+(wiring.web.prepare_data, for the `bridge` command and for `up`)."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -18,7 +17,7 @@ from bridge.deps import BridgeDeps, Clock, MetricsServer
 from bridge.metrics import BridgeMetrics
 from bridge.paho_bus import PahoIngestBus
 from bridge.service import Bridge
-from infra.db import create_schema, make_engine
+from infra.db import make_engine
 from infra.mqtt_client import service_address
 from infra.recent_cache import RecentCache
 from livecomments.config import Settings
@@ -65,22 +64,3 @@ def bridge_deps(settings: Settings, engine: Engine | None = None) -> BridgeDeps:
 def build_bridge(settings: Settings, engine: Engine | None = None) -> Bridge:
     """The bridge, not started. The database must be migrated already (infra.db.create_schema)."""
     return Bridge(settings, bridge_deps(settings, engine))
-
-
-def run_bridge(settings: Settings, stop: threading.Event) -> int:
-    """`livecomments bridge`: migrate, build, start, run until `stop` (or until the bridge dies: 1)."""
-    engine = make_engine(settings.effective_database_url)
-    try:
-        create_schema(engine)
-        bridge = build_bridge(settings, engine)
-        bridge.start()
-        try:
-            while not stop.wait(0.5):
-                if not bridge.is_alive():
-                    log.error("the bridge stopped on its own")
-                    return 1
-        finally:
-            bridge.stop()
-        return 0 if bridge.failure is None else 1
-    finally:
-        engine.dispose()
