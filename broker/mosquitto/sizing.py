@@ -15,7 +15,7 @@ from livecomments.config import Settings
 # a 50-code-point name, 64-char ids, every counter at its widest and all six reaction
 # kinds come to 2,704 bytes (tests/test_mosquitto.py measures it); rounded up.
 EVENT_MAX_BYTES = 2816
-# The most events the bridge puts in one `comments` message: bridge.outbox.unpublished_events'
+# The most events the bridge puts in one `comments` message: bridge.queries.unpublished_events'
 # default limit (a test keeps the two equal).
 BRIDGE_EVENTS_PER_MESSAGE = 1000
 ENVELOPE_BYTES = 1024  # {"video_id": ..., "events"/"comments": [...], "seq": ...}
