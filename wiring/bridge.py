@@ -43,14 +43,15 @@ def bridge_deps(settings: Settings, engine: Engine | None = None) -> BridgeDeps:
     """What the bridge uses, each chosen from `settings`. `engine`: one already made (and migrated)."""
     if engine is None:
         engine = make_engine(settings.effective_database_url)
-    log.info("bridge database: %s", engine.url.render_as_string(hide_password=True))
     addr = service_address(settings, "bridge")
     client_id = bridge_client_id(settings)
-    log.info("bridge broker: mqtt://%s:%d as %s, client id %s", addr.host, addr.port, addr.username, client_id)
     cache = RecentCache.from_url(settings.redis_url)
-    log.info("bridge recent cache: %s", "Redis" if cache is not None else "none (no redis_url)")
     port = settings.bridge_metrics_port
-    log.info("bridge metrics: %s", f"http://{settings.host}:{port}/metrics" if port else "not served")
+    log.info(
+        "bridge: database %s; broker mqtt://%s:%d as %s (client id %s); recent cache %s; metrics %s",
+        engine.url.render_as_string(hide_password=True), addr.host, addr.port, addr.username, client_id,
+        "in Redis" if cache is not None else "none", f"http://{settings.host}:{port}/metrics" if port else "not served",
+    )
     return BridgeDeps(
         engine=engine,
         bus=PahoIngestBus.factory(client_id, addr),
