@@ -52,7 +52,14 @@ class Publisher(Protocol):
 
     def is_connected(self) -> bool: ...
 
-    def close(self) -> None: ...
+    # A Service (livecomments.service): the wiring starts it before the app serves, stops it after.
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def is_alive(self) -> bool: ...
 
 
 def ingest_messages(subs: Sequence[Submission]) -> Iterator[tuple[str, bytes]]:
@@ -92,10 +99,21 @@ class MqttPublisher:
         self._closed = False
         self._idle = False  # the sender waits for work (not lingering): posts must wake it
         self._sender = threading.Thread(target=self._send_forever, name="ingest-sender", daemon=True)
-        self._client.connect_async(addr.host, addr.port, keepalive=KEEPALIVE_S)
+        self._addr = addr
+
+    name = "ingest publisher"
+
+    def start(self) -> None:
+        """Connect in the background (paho reconnects by itself) and start the sender."""
+        if self._sender.is_alive() or self._closed:
+            return
+        self._client.connect_async(self._addr.host, self._addr.port, keepalive=KEEPALIVE_S)
         self._client.loop_start()
         self._sender.start()
-        log.info("publishing submissions to mqtt://%s:%d as %s", addr.host, addr.port, addr.username)
+        log.info("publishing submissions to mqtt://%s:%d as %s", self._addr.host, self._addr.port, self._addr.username)
+
+    def is_alive(self) -> bool:
+        return self._sender.is_alive()
 
     def _on_connect(self, _c: paho.Client, _u: object, _f: object, reason: object, _p: object) -> None:
         log.info("connected to the broker: %s", reason)
@@ -155,11 +173,13 @@ class MqttPublisher:
     def is_connected(self) -> bool:
         return bool(self._client.is_connected())
 
-    def close(self) -> None:
-        """Send what is queued, then disconnect."""
+    def stop(self) -> None:
+        """Send what is queued, then disconnect (safe twice, or before start)."""
         with self._wake:
-            self._closed = True
+            started, self._closed = self._sender.is_alive(), True
             self._wake.notify()
+        if not started:
+            return
         self._sender.join(CLOSE_TIMEOUT_S)
         self._client.disconnect()
         self._client.loop_stop()
@@ -197,5 +217,13 @@ class MemoryPublisher:
     def is_connected(self) -> bool:
         return self.connected and not self.closed
 
-    def close(self) -> None:
+    name = "memory publisher"
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
         self.closed = True
+
+    def is_alive(self) -> bool:
+        return not self.closed

@@ -101,8 +101,8 @@ def build_web_deps(settings: Settings, *, publisher: Publisher | None = None) ->
     )
     if deps.recent_cache is not None:
         log.info("recent comments: cached in Redis")
-    posts.start()
-    deps.live_reactions.start()
+    for service in (publisher, posts, deps.live_reactions):
+        service.start()
     return deps
 
 
@@ -127,7 +127,7 @@ def close_web(app: Flask) -> None:
         return
     deps.posts.stop()
     deps.live_reactions.stop()
-    deps.publisher.close()
+    deps.publisher.stop()
     with app.app_context():
         db.session.remove()
     deps.engine.dispose()
