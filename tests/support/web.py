@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from wiring.web import build_web, close_web, prepare_data
 
 SECRET = "webapp-test-secret-0123456789abcdef"  # noqa: S105 - tests only
 
+MakeApp = Callable[..., Flask]  # the `make_app` fixture (tests/app/conftest.py)
+
 
 def make_test_app(data_dir: Path, **settings: Any) -> tuple[Flask, MemoryPublisher]:
     """An app as `livecomments web` builds one (migrations first), publishing to memory."""
@@ -37,6 +40,13 @@ def close_app(app: Flask) -> None:
     close_web(app)
 
 
+def memory_publisher(app: Flask) -> MemoryPublisher:
+    """What an app built by `make_test_app` handed to the bridge."""
+    publisher = app_state(app).publisher
+    assert isinstance(publisher, MemoryPublisher)
+    return publisher
+
+
 def token(
     user_id: str, name: str | None = None, roles: Sequence[str] = (), ttl_s: int = 3600, secret: str = SECRET
 ) -> str:
@@ -45,6 +55,20 @@ def token(
 
 def bearer(tok: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tok}"}
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Authorization headers signed with the test app's secret."""
+
+    def headers(self, user_id: str, name: str | None = None, roles: Sequence[str] = ()) -> dict[str, str]:
+        return bearer(token(user_id, name, roles))
+
+    def admin(self) -> dict[str, str]:
+        return self.headers("root", roles=["admin"])
+
+    def moderator(self) -> dict[str, str]:
+        return self.headers("mod", "Mod", roles=["moderator"])
 
 
 def _b64(data: bytes) -> str:

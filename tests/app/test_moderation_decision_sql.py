@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -103,11 +102,9 @@ def _rows(case: Case) -> list[object]:
     return rows
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    sqlite = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    url = sqlite if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
-    engine = make_engine(url)
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
     create_schema(engine)
     with Session(engine) as s, s.begin():
         s.add(Video(id=OTHER_VIDEO, title="Other", created_ts=0))

@@ -1,15 +1,14 @@
-"""The app as a whole: creating videos, operators' endpoints, the OpenAPI document,
-error shapes for werkzeug's own errors, and serving over real HTTP."""
+"""The app as a whole: creating videos, operators' endpoints, the OpenAPI document, error shapes
+for werkzeug's own errors, the MQTT publisher without a broker. (Serving over real HTTP with
+worker processes: tests/integration/test_web_workers.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -18,31 +17,13 @@ from livecomments.config import Settings
 from livecomments.models import Video
 from livecomments.validation import is_valid_ulid
 from livecomments.wire import Submission
-from tests.support.waiting import eventually
-from tests.support.web import SECRET, add_video, alg_none_token, bearer, close_app, make_test_app, token
+from tests.support.web import SECRET, MakeApp, add_video, alg_none_token, bearer, close_app, token
 from webapp import store
 from webapp.extensions import app_state, db
 from webapp.publisher import MemoryPublisher, MqttPublisher, PublishError
 from wiring.web import build_web, prepare_data
 
 ADMIN = bearer(token("root", roles=["admin"]))
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[Flask, MemoryPublisher]]:
-    app, publisher = make_test_app(tmp_path)
-    yield app, publisher
-    close_app(app)
-
-
-@pytest.fixture
-def app(env: tuple[Flask, MemoryPublisher]) -> Flask:
-    return env[0]
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def assert_error(resp: Any, status: int, code: str | None = None) -> dict[str, str]:
@@ -153,11 +134,11 @@ def test_healthz(client: FlaskClient) -> None:
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
 
 
-def test_readyz(client: FlaskClient, env: tuple[Flask, MemoryPublisher]) -> None:
+def test_readyz(client: FlaskClient, publisher: MemoryPublisher) -> None:
     resp = client.get("/readyz")
     assert resp.status_code == 200
     assert resp.get_json()["checks"] == {"database": "ok", "broker": "ok"}
-    env[1].connected = False
+    publisher.connected = False
     resp = client.get("/readyz")
     assert resp.status_code == 503
     assert resp.get_json()["error"]["code"] == "unavailable"
@@ -177,14 +158,9 @@ def test_metrics_is_prometheus_text(client: FlaskClient) -> None:
     )
 
 
-def test_two_apps_have_their_own_metrics(tmp_path: Path) -> None:
-    first, _ = make_test_app(tmp_path / "a")
-    second, _ = make_test_app(tmp_path / "b")
-    try:
-        assert app_state(first).metrics.registry is not app_state(second).metrics.registry
-    finally:
-        close_app(first)
-        close_app(second)
+def test_two_apps_have_their_own_metrics(tmp_path: Path, make_app: MakeApp) -> None:
+    first, second = make_app(tmp_path / "a"), make_app(tmp_path / "b")
+    assert app_state(first).metrics.registry is not app_state(second).metrics.registry
 
 
 # --- OpenAPI --------------------------------------------------------------------------------------
@@ -258,97 +234,7 @@ def test_mqtt_publisher_without_a_broker(tmp_path: Path) -> None:
         close_app(app)
 
 
-# --- `livecomments web --workers N`: granian worker processes -----------------------------------------
-
-
-def _worker_pids(web: Any) -> set[int]:
-    import psutil
-
-    return {p.pid for p in psutil.Process(web.proc.pid).children()}
-
-
-def _answering_pids(base: str, port: int, workers: set[int], connections: int = 24) -> set[int]:
-    """Open keep-alive connections, ask once on each, and see which worker process holds each one."""
-    import psutil
-
-    sessions = [requests.Session() for _ in range(connections)]
-    try:
-        for s in sessions:
-            assert s.get(base + "/healthz", timeout=5).status_code == 200
-        answered = set()
-        for pid in workers:
-            for c in psutil.Process(pid).net_connections("tcp"):
-                if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port:
-                    answered.add(pid)
-        return answered
-    finally:
-        for s in sessions:
-            s.close()
-
-
-def test_web_workers_post_read_reload_and_stop(stack: Any) -> None:
-    """`livecomments web --workers 2` against a real broker and bridge: two worker processes
-    answer, posts are published and read back, the body is bounded, SIGHUP replaces every
-    worker while posts keep getting their 202, and SIGTERM stops them all."""
-    import signal
-
-    import psutil
-
-    from tests.support.api import Api
-
-    stack.broker()
-    stack.bridge()
-    web = stack.service("web", "--workers", "2", ports=[stack.http_port]).start()
-    base = f"http://127.0.0.1:{stack.http_port}"
-    api = Api(base, stack.secret)
-    api.wait_ready(30)
-    assert f"web app listening on http://127.0.0.1:{stack.http_port}" in web.output()
-
-    eventually(lambda: len(_worker_pids(web)) >= 2, 20, "fewer than two workers", interval=0.1)
-    workers = _worker_pids(web)
-    assert len(workers) == 2
-    answered: set[int] = set()
-
-    def every_worker_answered() -> bool:
-        answered.update(_answering_pids(base, stack.http_port, workers))
-        return answered == workers
-
-    eventually(every_worker_answered, 20, "not every worker answered", interval=0)
-
-    assert api.create_video("v1").status_code == 201
-    ids = [api.post("v1", f"comment {i}", user=f"u{i}").json()["id"] for i in range(6)]
-    big = requests.post(base + "/api/videos/v1/comments", data=b"x" * 20000,
-                        headers={**api.headers("alice"), "Content-Type": "application/json"}, timeout=5)
-    assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
-    chunked = requests.post(base + "/api/videos/v1/comments", data=iter([b"x" * 5000] * 4),
-                            headers={**api.headers("alice"), "Content-Type": "application/json"}, timeout=5)
-    assert chunked.status_code == 413
-    assert requests.get(base + "/api/videos/a%2Bb", timeout=5).status_code == 400  # decoded, then checked
-
-    def published() -> set[str]:
-        return {c["id"] for c in api.history("v1").json()["comments"]}
-
-    eventually(lambda: set(ids) <= published(), 20, "not every post was published", interval=0.2)
-
-    web.proc.send_signal(signal.SIGHUP)
-    statuses: list[int] = []
-
-    def replaced_while_posting() -> bool:
-        n = len(statuses)
-        statuses.append(api.post("v1", f"during reload {n}", user=f"r{n % 15}").status_code)
-        now = _worker_pids(web)
-        return len(now) == 2 and not now & workers
-
-    eventually(replaced_while_posting, 30, "SIGHUP did not replace every worker")
-    replaced = _worker_pids(web)
-    assert len(replaced) == 2 and not replaced & workers, (workers, replaced)
-    assert statuses and set(statuses) == {202}, statuses
-    assert api.post("v1", "after reload", user="after").status_code == 202
-
-    assert web.stop() == 0
-    gone = [pid for pid in workers | replaced if psutil.pid_exists(pid)
-            and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-    assert gone == []
+# --- settings for `livecomments web --workers N` (the workers themselves: tests/integration/test_web_workers.py)
 
 
 def test_settings_reach_the_workers_through_the_environment(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,15 @@ from bridge.apply import Outcome, apply_batch
 from livecomments.models import ChatState, CommentStatus, VideoStatus
 from livecomments.validation import is_valid_ulid
 from tests.support.web import (
+    Auth,
+    MakeApp,
     add_comment,
     add_video,
     alg_none_token,
     bearer,
-    close_app,
     comment_count,
     comment_rows,
-    make_test_app,
+    memory_publisher,
     token,
 )
 from webapp.extensions import db
@@ -40,32 +40,15 @@ from webapp.publisher import MemoryPublisher
 URL = "/api/videos/v1/comments"
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[Flask, MemoryPublisher]]:
-    app, publisher = make_test_app(tmp_path)
+@pytest.fixture(autouse=True)
+def video(app: Flask) -> None:
+    """The video every test posts to."""
     add_video(app, "v1")
-    yield app, publisher
-    close_app(app)
 
 
 @pytest.fixture
-def app(env: tuple[Flask, MemoryPublisher]) -> Flask:
-    return env[0]
-
-
-@pytest.fixture
-def publisher(env: tuple[Flask, MemoryPublisher]) -> MemoryPublisher:
-    return env[1]
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def alice() -> dict[str, str]:
-    return bearer(token("alice", "Alice"))
+def alice(auth: Auth) -> dict[str, str]:
+    return auth.headers("alice", "Alice")
 
 
 def post(client: FlaskClient, body: Any, headers: dict[str, str], url: str = URL) -> Any:
@@ -397,22 +380,19 @@ def test_an_ended_video_refuses_moderators_too(
 
 
 def test_a_chat_closed_under_a_cached_rule_refuses_a_viewer_and_takes_a_moderator(
-    tmp_path: Path, app: Flask, client: FlaskClient, alice: dict[str, str], publisher: MemoryPublisher
+    make_app: MakeApp, app: Flask, client: FlaskClient, alice: dict[str, str], auth: Auth
 ) -> None:
     """This process still has the chat cached open; the insert checks the committed rows, and the
     refusal is explained by the one decision."""
     assert post(client, {"text": "first"}, alice).status_code == 202  # rules cached: open
-    other, _publisher = make_test_app(tmp_path)
-    try:
-        mod = bearer(token("mod", "Mod", roles=["moderator"]))
-        closing = other.test_client().patch("/api/videos/v1/settings", json={"chat": "closed"}, headers=mod)
-        assert closing.status_code == 200
-        refused = post(client, {"text": "second"}, alice)
-        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "chat_closed"
-        assert post(client, {"text": "from the mod"}, mod).status_code == 202
-        assert [r.text for r in comment_rows(app)] == ["first", "from the mod"]
-    finally:
-        close_app(other)
+    other = make_app()  # another web process on the same database
+    mod = auth.moderator()
+    closing = other.test_client().patch("/api/videos/v1/settings", json={"chat": "closed"}, headers=mod)
+    assert closing.status_code == 200
+    refused = post(client, {"text": "second"}, alice)
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "chat_closed"
+    assert post(client, {"text": "from the mod"}, mod).status_code == 202
+    assert [r.text for r in comment_rows(app)] == ["first", "from the mod"]
 
 
 def test_unknown_parent(client: FlaskClient, app: Flask, publisher: MemoryPublisher, alice: dict[str, str]) -> None:
@@ -506,23 +486,20 @@ def test_503_when_the_commit_fails(
     assert comment_count(app) == 1 and len(publisher.submissions) == 1
 
 
-def test_503_when_the_database_is_gone(tmp_path: Path) -> None:
+def test_503_when_the_database_is_gone(tmp_path: Path, make_app: MakeApp, alice: dict[str, str]) -> None:
     """Simulated: the database file's directory disappears, so no connection can be opened."""
     db_dir = tmp_path / "db"
     db_dir.mkdir()
-    app, publisher = make_test_app(tmp_path / "data", database_url=f"sqlite:///{db_dir / 'x.sqlite3'}")
-    try:
-        add_video(app, "v1")
-        with app.app_context():
-            db.engine.dispose()
-        shutil.rmtree(db_dir)
-        resp = post(app.test_client(), {"text": "hi"}, bearer(token("alice")))
-        assert resp.status_code == 503
-        assert resp.get_json()["error"]["code"] == "unavailable"
-        assert publisher.submissions == []
-        assert app.test_client().get("/readyz").status_code == 503
-    finally:
-        close_app(app)
+    app = make_app(tmp_path / "data", database_url=f"sqlite:///{db_dir / 'x.sqlite3'}")
+    add_video(app, "v1")
+    with app.app_context():
+        db.engine.dispose()
+    shutil.rmtree(db_dir)
+    resp = post(app.test_client(), {"text": "hi"}, alice)
+    assert resp.status_code == 503
+    assert resp.get_json()["error"]["code"] == "unavailable"
+    assert memory_publisher(app).submissions == []
+    assert app.test_client().get("/readyz").status_code == 503
 
 
 def test_lost_broker_still_accepts_the_recorded_comment(
@@ -561,40 +538,36 @@ def test_metrics_count_accepted_and_rejected(client: FlaskClient, alice: dict[st
 
 
 def test_settings_changed_by_another_web_process_apply_to_the_next_post(
-    tmp_path: Path, app: Flask, client: FlaskClient, alice: dict[str, str]
+    make_app: MakeApp, app: Flask, client: FlaskClient, alice: dict[str, str], auth: Auth
 ) -> None:
     """Two web processes on one database: the one that did not make the change has the video's
     rules cached from a post a moment ago, and still screens the next post with the new ones."""
-    other, _publisher = make_test_app(tmp_path)
-    try:
-        assert post(client, {"text": "zorblax is fine for now"}, alice).status_code == 202  # rules now cached
-        mod = bearer(token("mod", "Mod", roles=["moderator"]))
-        patch = other.test_client().patch(
-            "/api/videos/v1/settings", json={"blocked_terms": ["zorblax"], "chat": "open"}, headers=mod
-        )
-        assert patch.status_code == 200, patch.get_data(as_text=True)
-        refused = post(client, {"text": "zorblax again"}, alice)
-        assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "rejected"
-        closing = other.test_client().patch("/api/videos/v1/settings", json={"chat": "closed"}, headers=mod)
-        assert closing.status_code == 200
-        closed = post(client, {"text": "hello"}, alice)
-        assert closed.status_code == 403 and closed.get_json()["error"]["code"] == "chat_closed"
-        assert comment_count(app) == 1
-    finally:
-        close_app(other)
+    other = make_app()
+    assert post(client, {"text": "zorblax is fine for now"}, alice).status_code == 202  # rules now cached
+    mod = auth.moderator()
+    patch = other.test_client().patch(
+        "/api/videos/v1/settings", json={"blocked_terms": ["zorblax"], "chat": "open"}, headers=mod
+    )
+    assert patch.status_code == 200, patch.get_data(as_text=True)
+    refused = post(client, {"text": "zorblax again"}, alice)
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "rejected"
+    closing = other.test_client().patch("/api/videos/v1/settings", json={"chat": "closed"}, headers=mod)
+    assert closing.status_code == 200
+    closed = post(client, {"text": "hello"}, alice)
+    assert closed.status_code == 403 and closed.get_json()["error"]["code"] == "chat_closed"
+    assert comment_count(app) == 1
 
 
-def test_a_retry_is_answered_even_when_the_limit_is_reached(tmp_path: Path, alice: dict[str, str]) -> None:
-    app, _publisher = make_test_app(tmp_path / "limited", rate_limit_count=1)
-    try:
-        add_video(app, "v1")
-        client = app.test_client()
-        first = post(client, {"text": "once"}, {**alice, "Idempotency-Key": "k1"})
-        assert first.status_code == 202
-        retry = post(client, {"text": "once"}, {**alice, "Idempotency-Key": "k1"})
-        assert retry.status_code == 202 and retry.get_json() == first.get_json()
-        other = post(client, {"text": "twice"}, {**alice, "Idempotency-Key": "k2"})
-        assert other.status_code == 429 and other.headers["Retry-After"]
-        assert comment_count(app) == 1
-    finally:
-        close_app(app)
+def test_a_retry_is_answered_even_when_the_limit_is_reached(
+    tmp_path: Path, make_app: MakeApp, alice: dict[str, str]
+) -> None:
+    app = make_app(tmp_path / "limited", rate_limit_count=1)
+    add_video(app, "v1")
+    client = app.test_client()
+    first = post(client, {"text": "once"}, {**alice, "Idempotency-Key": "k1"})
+    assert first.status_code == 202
+    retry = post(client, {"text": "once"}, {**alice, "Idempotency-Key": "k1"})
+    assert retry.status_code == 202 and retry.get_json() == first.get_json()
+    other = post(client, {"text": "twice"}, {**alice, "Idempotency-Key": "k2"})
+    assert other.status_code == 429 and other.headers["Retry-After"]
+    assert comment_count(app) == 1

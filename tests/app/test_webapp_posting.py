@@ -4,7 +4,6 @@ folds into the INSERT, and the per-process rules cache."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -19,11 +18,9 @@ from webapp.posting import PendingComment, RulesCache, record_pending
 NOW = 1_764_000_000_000
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    sqlite = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    url = sqlite if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
-    engine = make_engine(url)
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
     create_schema(engine)
     with Session(engine) as s, s.begin():
         s.add(Video(id="v1", title="Video", created_ts=0, blocked_terms=["zorblax"], slow_mode_s=5))

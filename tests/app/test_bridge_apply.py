@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -20,12 +19,9 @@ from livecomments.wire import Submission, comment_event, comment_view, delete_ev
 from moderation.screen import matcher_for
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
     create_schema(engine)
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as s:

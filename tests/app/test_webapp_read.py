@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,22 +9,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from livecomments.models import CommentStatus
-from tests.support.web import add_comment, add_video, bearer, close_app, make_test_app, token
+from tests.support.web import Auth, add_comment, add_video
 from webapp.extensions import db
 from webapp.schemas import CommentList, CommentWithStatus, VideoOut
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    app, _publisher = make_test_app(tmp_path)
+@pytest.fixture(autouse=True)
+def video(app: Flask) -> None:
+    """The video every test reads."""
     add_video(app, "v1", title="Launch")
-    yield app
-    close_app(app)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def seqs(resp: Any) -> list[int]:
@@ -178,13 +169,13 @@ def test_public_comment_to_anyone(client: FlaskClient, app: Flask, status: Comme
 
 
 @pytest.mark.parametrize("status", [CommentStatus.PENDING, CommentStatus.HELD, CommentStatus.REJECTED])
-def test_unpublished_comment_visibility(client: FlaskClient, app: Flask, status: CommentStatus) -> None:
+def test_unpublished_comment_visibility(client: FlaskClient, app: Flask, auth: Auth, status: CommentStatus) -> None:
     cid = add_comment(app, "v1", None, status=status, user_id="alice")
     url = f"/api/comments/{cid}"
     assert_error(client.get(url), 404)
-    assert_error(client.get(url, headers=bearer(token("bob"))), 404)
-    for who in (token("alice"), token("mod", roles=["moderator"]), token("boss", roles=["admin"])):
-        resp = client.get(url, headers=bearer(who))
+    assert_error(client.get(url, headers=auth.headers("bob")), 404)
+    for who in (auth.headers("alice"), auth.moderator(), auth.admin()):
+        resp = client.get(url, headers=who)
         assert resp.status_code == 200 and resp.get_json()["status"] == status.value
 
 
