@@ -58,6 +58,15 @@ export async function postComment({ http, url, post, token, retrying, wait, rand
   }
 }
 
+/** Whether the chat is closed (`closed`) and whether it refuses this reader's posts (`refused`):
+ * an ended video refuses everyone, a closed chat everyone but moderators and admins. */
+export function chatClosedFor(state, current) {
+  const ended = state != null && state.status === "ended";
+  const closed = ended || (state != null && state.chat === "closed");
+  const moderator = current != null && isModerator(current.roles);
+  return { closed, refused: ended || (closed && !moderator) };
+}
+
 export class Composer {
   /** `signIn`: signin.js's SignIn (sign out on a 401, send the reader to sign in); hooks:
    * `posted(parentId)` (a reply was posted: open its thread). */
@@ -107,10 +116,21 @@ export class Composer {
   /** The `state` payload (or the video as the API has it): closed chat, slow mode. */
   showChatState(state) {
     this.chatState = state;
-    this.chatClosed = state.chat === "closed" || state.status === "ended";
-    this.$("chat-closed").hidden = !this.chatClosed;
+    this.showClosed();
     this.showSlowMode();
     this.update();
+  }
+
+  /** The contract's one rule: an ended video takes no posts at all; a closed chat takes only
+   * moderators' and admins' (docs/contract.md). Again on every sign-in change. */
+  showClosed() {
+    const { closed, refused } = chatClosedFor(this.chatState, this.session.current);
+    this.chatClosed = refused;
+    const notice = this.$("chat-closed");
+    notice.hidden = !closed;
+    notice.textContent = closed && !refused
+      ? "The chat of this video is closed; as a moderator you may still post."
+      : "The chat of this video is closed.";
   }
 
   showSlowMode() {

@@ -49,6 +49,7 @@ export function start({ doc, win, mqtt }) {
       changed(current) {
         if (current === null || !isModerator(current.roles)) panels.close();
         actions.closeAllMenus();
+        composer.showClosed();
         composer.showSlowMode();
         composer.update();
         actions.loadMine();

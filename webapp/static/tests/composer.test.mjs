@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { draftFor, postBody, postComment, retryDelayMs } from "../composer.js";
+import { chatClosedFor, draftFor, postBody, postComment, retryDelayMs } from "../composer.js";
 import { MAX_POST_RETRIES } from "../posting.js";
 
 /** An http whose answers are given in order; it records every request. */
@@ -111,5 +111,28 @@ describe("drafts", () => {
     const top = () => 1;
     assert.deepEqual([0, 1, 2, 3, 4, 5].map((a) => retryDelayMs(a, null, top)), [500, 1000, 2000, 4000, 8000, 8000]);
     assert.equal(retryDelayMs(0, 10, top), 10000);
+  });
+});
+
+describe("a closed chat", () => {
+  const viewer = { roles: [] };
+  const moderator = { roles: ["moderator"] };
+  const admin = { roles: ["admin"] };
+  it("refuses everyone but moderators and admins while the video is live", () => {
+    const state = { status: "live", chat: "closed" };
+    assert.deepEqual(chatClosedFor(state, viewer), { closed: true, refused: true });
+    assert.deepEqual(chatClosedFor(state, null), { closed: true, refused: true });
+    assert.deepEqual(chatClosedFor(state, moderator), { closed: true, refused: false });
+    assert.deepEqual(chatClosedFor(state, admin), { closed: true, refused: false });
+  });
+  it("refuses everyone once the video has ended", () => {
+    const state = { status: "ended", chat: "closed" };
+    for (const who of [viewer, moderator, admin, null]) {
+      assert.deepEqual(chatClosedFor(state, who), { closed: true, refused: true });
+    }
+  });
+  it("is open otherwise, and before any state arrived", () => {
+    assert.deepEqual(chatClosedFor({ status: "live", chat: "open" }, viewer), { closed: false, refused: false });
+    assert.deepEqual(chatClosedFor(null, viewer), { closed: false, refused: false });
   });
 });
