@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from infra import ports
@@ -118,7 +119,8 @@ def ensure_demo_video(settings: Settings) -> str | None:
 
 
 def _what_runs(settings: Settings, broker: str) -> str:
-    database = "SQLite" if settings.database_url is None else settings.effective_database_url.split(":", 1)[0]
+    backend = make_url(settings.effective_database_url).get_backend_name()
+    database = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(backend, backend)
     redis = "Redis" if settings.redis_url else "no Redis"
     kind = "embedded default: amqtt" if broker == "amqtt" else "broker: Mosquitto"
     return f"{kind}, {database}, {redis}"
