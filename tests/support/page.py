@@ -6,20 +6,18 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Locator, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Locator, Page, expect
 
 from tests.support.api import Api
 from tests.support.stack import ROOT, Service, Stack
 from tests.support.waiting import eventually
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path("/usr/bin/chromium")  # the `browser` fixture (tests/browser/conftest.py) launches it
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -81,19 +79,6 @@ def start_system(stack: Stack, **web_env: str) -> PageSystem:
     api.wait_ready()
     assert api.create_video(VIDEO, "Launch day, live").status_code == 201
     return PageSystem(stack, api, broker, api.base)
-
-
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium (Playwright never downloads a browser here)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (./dev setup)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass

@@ -4,42 +4,15 @@ against real broker, bridge and web app processes: one context acts, another one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ViewportSize, expect
 
-from tests.support.page import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, chromium, start_system
-from tests.support.stack import Stack
+from tests.support.page import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer
 
 PHONE: ViewportSize = {"width": 375, "height": 740}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def system(stack: Stack) -> PageSystem:
-    return start_system(stack)
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context()
-    yield ctx
-    ctx.close()
-
-
-@pytest.fixture
-def other_context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context()
-    yield ctx
-    ctx.close()
 
 
 def audit_actions(system: PageSystem) -> list[str]:
