@@ -18,11 +18,8 @@ from pathlib import Path
 import pytest
 
 from infra.ports import free_port
-from tests.support.stack import ROOT, Stack, wait_for_port  # noqa: F401 - ROOT: see below
+from tests.support.stack import Stack, wait_for_port
 from tests.support.system import System, start_system
-
-# Until tests/test_bridge_reconnect.py and test_durability.py import them from tests.support.stack,
-# `from tests.conftest import ROOT, Stack, wait_for_port` keeps working for them.
 
 POSTGRES_ADMIN_URL = os.environ.get("LIVECOMMENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

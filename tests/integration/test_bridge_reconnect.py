@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from tests.apikit import Api
-from tests.conftest import Stack, wait_for_port
-from tests.mqttkit import Collector
+from tests.support.api import Api
+from tests.support.mqtt import Collector
+from tests.support.stack import Stack, wait_for_port
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,6 @@ import contextlib
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -18,19 +16,12 @@ from sqlalchemy.orm import sessionmaker
 from infra.db import make_engine
 from infra.ports import is_free
 from livecomments.models import Comment
-from tests.apikit import Api
-from tests.conftest import ROOT, Stack, wait_for_port
-from tests.mqttkit import Collector
+from tests.support.api import Api
+from tests.support.mqtt import Collector
+from tests.support.stack import ROOT, Stack, wait_for_port
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -64,7 +55,7 @@ def test_every_accepted_comment_survives_bridge_sigkills(
         with sessions() as s:
             return len(s.scalars(select(Comment.seq).where(Comment.seq.is_not(None))).all()) == total
 
-    wait_until(all_numbered, 90, "not every accepted comment was numbered")
+    eventually(all_numbered, 90, "not every accepted comment was numbered")
     with sessions() as s:
         rows = s.execute(select(Comment.id, Comment.seq, Comment.status).where(Comment.video_id == "v1")).all()
     engine.dispose()
@@ -172,8 +163,8 @@ def test_up_killed_with_sigkill_takes_its_web_process_along_and_starts_again(sta
         assert children, "the web app runs in a child process of up"
         proc.kill()
         proc.wait(10)
-        wait_until(lambda: not any(alive(p) for p in children), 15, "up's children outlived it")
-        wait_until(lambda: is_free("127.0.0.1", stack.http_port), 15, "the HTTP port stayed taken")
+        eventually(lambda: not any(alive(p) for p in children), 15, "up's children outlived it")
+        eventually(lambda: is_free("127.0.0.1", stack.http_port), 15, "the HTTP port stayed taken")
         proc = start_up(stack, data_dir, log)
         api.wait_ready()
         live = Collector(stack.mqtt_port, "live/videos/v1/comments")
@@ -182,7 +173,7 @@ def test_up_killed_with_sigkill_takes_its_web_process_along_and_starts_again(sta
         live.wait_for(lambda _m: any(e["comment"]["id"] == after.json()["id"]
                                      for e in live.events("live/videos/v1/comments")))
         live.close()
-        wait_until(lambda: {c["id"] for c in api.history("v1").json()["comments"]}
+        eventually(lambda: {c["id"] for c in api.history("v1").json()["comments"]}
                    == {first.json()["id"], after.json()["id"]}, 15, "both comments in the history")
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -28,10 +28,9 @@ from livecomments.config import Settings
 from livecomments.service import Service
 from tests.support.api import Api
 from tests.support.mqtt import Collector, publish
+from tests.support.peer import LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
 from tests.support.stack import ROOT, Stack
 from tests.support.waiting import eventually
-from tests.test_broker import LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
-from tests.test_mosquitto import require_mosquitto  # noqa: F401 - a fixture
 from viewer.client import LiveClient
 from viewer.sequencer import Event, EventType
 

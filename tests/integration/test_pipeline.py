@@ -13,8 +13,8 @@ from ulid import ULID
 
 from livecomments.models import Comment
 from livecomments.wire import Submission, submissions_to_json
-from tests.mqttkit import publish
-from tests.systemkit import System
+from tests.support.mqtt import publish
+from tests.support.system import System
 
 
 def seqs(events: list[dict[str, Any]]) -> list[int]:

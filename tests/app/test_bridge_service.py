@@ -28,16 +28,9 @@ from livecomments.config import Settings
 from livecomments.models import Comment, CommentStatus, LiveEvent, Video
 from livecomments.service import Service
 from livecomments.wire import Submission, submissions_to_json
+from tests.support.waiting import eventually
 
 TIMEOUT_S = 20.0
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.01)
 
 
 @dataclass(frozen=True)
@@ -184,9 +177,10 @@ def test_submissions_are_persisted_with_gapless_seq_published_in_order_and_acked
         mids.append(harness.send(*batch))
     everything = {s.id for subs in sent.values() for s in subs}
 
-    wait_until(lambda: set(bus.acked) >= set(mids), "every ingest message is acked")
+    eventually(lambda: set(bus.acked) >= set(mids), TIMEOUT_S, "every ingest message is acked", interval=0.01)
     counts = {video: len(subs) for video, subs in sent.items()}
-    wait_until(lambda: all(len(bus.events(v)) >= n for v, n in counts.items()), "every event is published")
+    eventually(lambda: all(len(bus.events(v)) >= n for v, n in counts.items()), TIMEOUT_S, "every event is published",
+               interval=0.01)
     assert harness.early_acks == []  # never acked before its commit
     assert sorted(bus.acked) == sorted(mids)  # each once
 
@@ -205,7 +199,8 @@ def test_submissions_are_persisted_with_gapless_seq_published_in_order_and_acked
     def recent_at(video: str) -> int:
         return max([orjson.loads(p)["seq"] for p, retain in bus.on(f"live/videos/{video}/recent") if retain] or [-1])
 
-    wait_until(lambda: all(recent_at(v) == n for v, n in counts.items()), "each retained recent is at its last seq")
+    eventually(lambda: all(recent_at(v) == n for v, n in counts.items()), TIMEOUT_S,
+               "each retained recent is at its last seq", interval=0.01)
     for video, subs in sent.items():
         latest = orjson.loads(bus.on(f"live/videos/{video}/recent")[-1][0])
         assert [c["id"] for c in latest["comments"]] == [s.id for s in subs][-harness.settings.recent_size:]
@@ -214,7 +209,7 @@ def test_submissions_are_persisted_with_gapless_seq_published_in_order_and_acked
         with harness.sessions() as s:
             return all(s.scalars(select(LiveEvent.published)))
 
-    wait_until(all_marked, "the confirmed events are marked published in the outbox")
+    eventually(all_marked, TIMEOUT_S, "the confirmed events are marked published in the outbox", interval=0.01)
     assert harness.bridge.metrics.value("livecomments_bridge_submissions_total", outcome="approved",
                                         source="ingest") == len(everything)
     bridge.stop()
@@ -227,8 +222,8 @@ def test_a_bad_message_is_acked_and_counted_and_the_bridge_goes_on(harness: Harn
     bad = bus.deliver("ingest/videos/v1/comments", b"{not json")
     elsewhere = bus.deliver("ingest/nothing", b"{}")
     good = harness.send(sub("v1", "still here"))
-    wait_until(lambda: {bad, elsewhere, good} <= set(bus.acked), "all three are acked")
-    wait_until(lambda: len(bus.events("v1")) == 1, "the good one is published")
+    eventually(lambda: {bad, elsewhere, good} <= set(bus.acked), TIMEOUT_S, "all three are acked", interval=0.01)
+    eventually(lambda: len(bus.events("v1")) == 1, TIMEOUT_S, "the good one is published", interval=0.01)
     assert bus.events("v1")[0]["comment"]["text"] == "still here"
     assert harness.bridge.metrics.value("livecomments_bridge_ingest_messages_total", result="invalid") == 2
     assert harness.bridge.is_alive()
@@ -238,9 +233,9 @@ def test_a_duplicate_delivery_is_acked_and_changes_nothing(harness: Harness) -> 
     harness.bridge.start()
     one = sub("v1", "once")
     first = harness.send(one)
-    wait_until(lambda: first in harness.bus.acked, "the first delivery is acked")
+    eventually(lambda: first in harness.bus.acked, TIMEOUT_S, "the first delivery is acked", interval=0.01)
     again = harness.send(one)
-    wait_until(lambda: again in harness.bus.acked, "the second delivery is acked")
+    eventually(lambda: again in harness.bus.acked, TIMEOUT_S, "the second delivery is acked", interval=0.01)
     with harness.sessions() as s:
         assert s.scalars(select(Comment.seq).where(Comment.video_id == "v1")).all() == [1]
     assert [e["seq"] for e in harness.bus.events("v1")] == [1]

@@ -38,26 +38,11 @@ from livecomments.topics import Topics
 from livecomments.wire import comment_event, encode_batch, encode_recent
 from tests.support.api import Api
 from tests.support.mqtt import Collector, publish
+from tests.support.peer import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
 from tests.support.stack import ROOT, Stack, wait_for_port
 from tests.support.waiting import eventually
-from tests.test_broker import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
 
 TRANSPORTS = ["tcp", "ws"]
-
-
-def _mosquitto_installed() -> bool:
-    try:
-        mq.mosquitto_executable()
-        mq.mosquitto_executable("mosquitto_passwd")
-    except FileNotFoundError:
-        return False
-    return True
-
-
-@pytest.fixture
-def require_mosquitto() -> None:
-    if not _mosquitto_installed():  # like redis-server: a missing server fails loudly, never skips
-        pytest.fail("mosquitto is not installed (Debian: apt-get install mosquitto mosquitto-clients)")
 
 
 needs_mosquitto = pytest.mark.usefixtures("require_mosquitto")
