@@ -19,7 +19,7 @@ In order, the first that applies:
 7. APPROVE.
 
 The web app's one-statement insert (webapp/posting.py) checks rules 1, 2, 4 and 5 in SQL;
-that SQL is this rule written for the database, and tests/test_moderation_decision_sql.py
+that SQL is this rule written for the database, and tests/app/test_moderation_decision_sql.py
 runs one table of cases through both.
 """
 

@@ -20,7 +20,7 @@ The statement's WHERE is moderation.decision's rule written in SQL (rules 1, 2, 
 `decide`: the video live, its chat open unless the author is a moderator, the parent an
 approved top-level comment of the same video, no ban in force at the post's time). A refused
 post's explanation is `decide`'s own answer over the rows `read_facts` reads, so the two can
-only disagree if the SQL drifts from `decide`; tests/test_moderation_decision_sql.py runs one
+only disagree if the SQL drifts from `decide`; tests/app/test_moderation_decision_sql.py runs one
 table of cases through both.
 """
 
@@ -56,7 +56,7 @@ _VALUES = (
     " CAST(:by_moderator AS BOOLEAN)"
 )
 # The SQL of moderation.decision.decide's rules 1 (live), 2 (chat open, or a moderator), 4 (the
-# parent) and 5 (no ban in force); keep them the same rule (tests/test_moderation_decision_sql.py).
+# parent) and 5 (no ban in force); keep them the same rule (tests/app/test_moderation_decision_sql.py).
 _OPEN_VIDEO = (
     "v.id = :video_id AND v.status = :live AND (v.chat = :open OR CAST(:by_moderator AS BOOLEAN))"
     " AND v.rules_version = CAST(:rules_version AS INTEGER)"

@@ -13,7 +13,7 @@ from livecomments.config import Settings
 
 # The largest JSON a comment takes in a live/ message: 500 code points of 4-byte UTF-8 text,
 # a 50-code-point name, 64-char ids, every counter at its widest and all six reaction
-# kinds come to 2,704 bytes (tests/test_mosquitto.py measures it); rounded up.
+# kinds come to 2,704 bytes (tests/integration/test_mosquitto.py measures it); rounded up.
 EVENT_MAX_BYTES = 2816
 # The most events the bridge puts in one `comments` message: bridge.queries.unpublished_events'
 # default limit (a test keeps the two equal).

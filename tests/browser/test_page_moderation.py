@@ -247,9 +247,16 @@ def test_slow_mode_from_the_settings_panel_counts_down_after_a_post(
 
     # closing the chat shows on the viewer's page
     mod.save_settings(chat="closed", slow_mode_s=0)
-    expect(reader.page.locator("#chat-closed")).to_be_visible(timeout=WAIT_MS)
+    expect(reader.page.locator("#chat-closed")).to_have_text("The chat of this video is closed.", timeout=WAIT_MS)
     expect(note).to_be_hidden()
     expect(reader.page.locator("#compose-text")).to_be_disabled()
+    # ... and a moderator may still post there, which every viewer sees (the contract's one rule)
+    expect(mod.page.locator("#chat-closed")).to_have_text(
+        "The chat of this video is closed; as a moderator you may still post.", timeout=WAIT_MS
+    )
+    expect(mod.page.locator("#compose-text")).to_be_enabled()
+    mod.send("chat is closed for the break")
+    expect(reader.comments().last).to_have_text("chat is closed for the break", timeout=WAIT_MS)
     mod.assert_clean()
     reader.assert_clean()
 

@@ -1,5 +1,5 @@
 // The shared cases of the client rules (tests/vectors/stream.json) run against the page's
-// stream.js; tests/test_stream_vectors.py runs the same cases against the Python library's
+// stream.js; tests/unit/test_stream_vectors.py runs the same cases against the Python library's
 // Sequencer. The file's `about` says what a case is.
 
 import assert from "node:assert/strict";
