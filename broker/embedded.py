@@ -15,13 +15,20 @@ import contextlib
 import copy
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import websockets.asyncio.server
-from amqtt.adapters import ReaderAdapter, WriterAdapter
+from amqtt.adapters import (
+    ReaderAdapter,
+    StreamReaderAdapter,
+    StreamWriterAdapter,
+    WebSocketsReader,
+    WebSocketsWriter,
+    WriterAdapter,
+)
 from amqtt.broker import Broker
 from amqtt.contexts import Action, ListenerType
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
@@ -35,6 +42,7 @@ from websockets.exceptions import InvalidMessage
 from websockets.frames import CloseCode
 from websockets.typing import Subprotocol
 
+from broker.mosquitto.sizing import Limits
 from broker.plugins import REFUSAL_KEY, TopicACLPlugin, principal_of
 from infra import credentials, ports
 from livecomments.config import Settings
@@ -104,6 +112,60 @@ def quiet_amqtt_logging() -> None:
             logger.setLevel(logging.WARNING)
 
 
+class PacketTooLarge(AMQTTError):  # type: ignore[misc]
+    """A client announced a packet over the broker's maximum size; its connection is closed."""
+
+
+class BoundedReader(ReaderAdapter):  # type: ignore[misc]
+    """A reader adapter that follows the MQTT packet boundaries in the bytes it hands over and,
+    when a fixed header announces a remaining length over `max_packet_size`, aborts the
+    connection and raises PacketTooLarge before anything reads the body.
+
+    It counts bytes, whatever sizes amqtt reads them in: a type byte, up to four length
+    bytes, then `remaining length` body bytes, then the next packet's type byte."""
+
+    __slots__ = ("_inner", "_abort", "_max", "_body_left", "_length", "_multiplier", "_in_length")
+
+    def __init__(self, inner: ReaderAdapter, abort: Callable[[], None], max_packet_size: int) -> None:
+        self._inner, self._abort, self._max = inner, abort, max_packet_size
+        self._body_left = 0  # bytes of the current packet's body not handed over yet
+        self._in_length = False  # between a type byte and the last remaining-length byte
+        self._length, self._multiplier = 0, 1
+
+    async def read(self, n: int = -1) -> bytes:
+        data: bytes = await self._inner.read(n)
+        if self._body_left >= len(data):  # the body of a packet already checked: the common case
+            self._body_left -= len(data)
+        else:
+            self._follow(data)
+        return data
+
+    def _follow(self, data: bytes) -> None:
+        i = self._body_left
+        self._body_left = 0
+        while i < len(data):
+            if not self._in_length:  # a type byte
+                self._in_length, self._length, self._multiplier = True, 0, 1
+                i += 1
+                continue
+            byte = data[i]
+            i += 1
+            self._length += (byte & 0x7F) * self._multiplier
+            self._multiplier *= 128
+            if byte & 0x80:
+                continue
+            self._in_length = False
+            if self._length > self._max:
+                self._abort()
+                raise PacketTooLarge(f"a packet of {self._length} bytes announced; at most {self._max} are accepted")
+            take = min(self._length, len(data) - i)
+            i += take
+            self._body_left = self._length - take
+
+    def feed_eof(self) -> None:
+        self._inner.feed_eof()
+
+
 class _SnapshotDict(dict[str, Any]):
     """A dict whose iteration walks a copy, so it may change while a walk awaits."""
 
@@ -115,8 +177,11 @@ class _SnapshotDict(dict[str, Any]):
 
 
 class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
-    """amqtt's broker, with four holes closed (and a faster topic check).
+    """amqtt's broker, with five holes closed (and a faster topic check).
 
+    - Packets are bounded: amqtt buffers a packet of any announced size (up to 256 MB); a
+      `BoundedReader` on both listeners closes the connection when a fixed header announces
+      more than `max_packet_size` (the figure Mosquitto is given), before the body is read.
     - MQTT over WebSocket only at `/mqtt`: amqtt serves any request path.
     - Credentials are checked before amqtt touches existing sessions: amqtt deletes a
       clean-session client's old session, resumes a persistent one and takes over a
@@ -134,9 +199,11 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
     """
 
     def __init__(
-        self, config: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None, plugin_namespace: str | None = None
+        self, config: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None,
+        plugin_namespace: str | None = None, *, max_packet_size: int,
     ) -> None:
         super().__init__(config, loop, plugin_namespace)
+        self.max_packet_size = max_packet_size  # Mosquitto's `max_packet_size`, from the same figures
         self._subscriptions: _SnapshotDict = _SnapshotDict(vars(self)["_subscriptions"])
         topic_plugins = [p for p in self.plugins_manager.plugins if isinstance(p, BaseTopicPlugin)]
         self._acl: TopicACLPlugin | None = None
@@ -167,13 +234,20 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
             ping_interval=None,
         )
 
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        bounded = BoundedReader(StreamReaderAdapter(reader), writer.transport.abort, self.max_packet_size)
+        await self._client_connected(listener_name, bounded, StreamWriterAdapter(writer))
+
     async def ws_connected(self, websocket: ServerConnection, listener_name: str) -> None:
         path = urlsplit(websocket.request.path).path if websocket.request is not None else ""
         if path != WS_PATH:
             log.info("closing a WebSocket connection for %r: MQTT is served at %s", path, WS_PATH)
             await websocket.close(CloseCode.POLICY_VIOLATION, f"MQTT is served at {WS_PATH}")
             return
-        await super().ws_connected(websocket, listener_name)
+        bounded = BoundedReader(WebSocketsReader(websocket), websocket.transport.abort, self.max_packet_size)
+        await self._client_connected(listener_name, bounded, WebSocketsWriter(websocket))
 
     async def _initialize_client_session(
         self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
@@ -351,7 +425,8 @@ class BrokerThread:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        broker = LiveBroker(copy.deepcopy(self._config))
+        max_packet_size = Limits.for_settings(self.settings).max_packet_size
+        broker = LiveBroker(copy.deepcopy(self._config), max_packet_size=max_packet_size)
         try:
             await broker.start()
         except BaseException:

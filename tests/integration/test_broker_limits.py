@@ -1,0 +1,126 @@
+"""The embedded broker under abuse, as it was found: a huge packet announced by an anonymous
+client, and a flood of anonymous connections against `livecomments up`."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import psutil
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
+
+from broker.mosquitto.sizing import Limits
+from livecomments.config import Settings
+from tests.support.mqtt import Collector
+from tests.support.stack import Stack
+
+MAX_PACKET = Limits.for_settings(Settings()).max_packet_size
+ANNOUNCED = 64 * 1024 * 1024
+PINGREQ, PINGRESP = b"\xc0\x00", b"\xd0\x00"
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _string(s: str) -> bytes:
+    return struct.pack("!H", len(s)) + s.encode()
+
+
+def _connect_packet(client_id: str) -> bytes:
+    body = _string("MQTT") + b"\x04\x02" + struct.pack("!H", 60) + _string(client_id)  # 3.1.1, clean session
+    return b"\x10" + _remaining_length(len(body)) + body
+
+
+def _publish_header(topic: str, remaining: int) -> bytes:
+    """A QoS 0 PUBLISH's fixed header and topic, announcing `remaining` bytes after the fixed header."""
+    return b"\x30" + _remaining_length(remaining) + _string(topic)
+
+
+def _connected(port: int, client_id: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(_connect_packet(client_id))
+    assert _read_exactly(sock, 4)[:1] == b"\x20"  # CONNACK
+    return sock
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the broker closes the connection within `seconds` (EOF or reset)."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def _rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+def test_a_packet_over_the_limit_closes_the_connection_before_its_body(stack: Stack) -> None:
+    broker = stack.broker()
+    assert broker.proc is not None
+    rss_before = _rss(broker.proc.pid)
+
+    # after CONNECT: a PUBLISH announcing 64 MB, then a few KB of it
+    sock = _connected(stack.mqtt_port, "huge-publish")
+    with sock:
+        start = time.monotonic()
+        try:
+            sock.sendall(_publish_header("live/videos/v1/comments", ANNOUNCED) + b"x" * 4096)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed already
+        assert _closed_within(sock, 3), "the broker kept a connection that announced a 64 MB packet"
+        assert time.monotonic() - start < 3
+
+    # as the first packet: a CONNECT announcing 64 MB
+    with socket.create_connection(("127.0.0.1", stack.mqtt_port), timeout=5) as first:
+        first.sendall(b"\x10" + _remaining_length(ANNOUNCED) + b"\x00" * 4096)
+        assert _closed_within(first, 3), "the broker kept a connection whose CONNECT announced 64 MB"
+
+    # over WebSocket: the same PUBLISH, split over several WebSocket messages
+    with ws_connect(f"ws://127.0.0.1:{stack.ws_port}/mqtt", subprotocols=["mqtt"], open_timeout=5) as ws:  # type: ignore[list-item]
+        ws.send(_connect_packet("huge-ws"))
+        assert ws.recv(timeout=5)[:1] == b"\x20"
+        with pytest.raises(ConnectionClosed):
+            ws.send(_publish_header("live/videos/v1/comments", ANNOUNCED))
+            for _ in range(4):
+                ws.send(b"x" * 4096)
+            ws.recv(timeout=3)
+
+    assert _rss(broker.proc.pid) - rss_before < 8 * 1024 * 1024
+
+    with _connected(stack.mqtt_port, "one-over") as over:  # one byte over is refused too
+        over.sendall(_publish_header("ingest/videos/v1/comments", MAX_PACKET + 1))
+        assert _closed_within(over, 3)
+
+    # a normal client keeps working, and a packet of exactly the limit is accepted
+    subscriber = Collector(stack.mqtt_port, "live/videos/v1/comments")
+    assert subscriber.granted == [1]
+    subscriber.close()
+    with _connected(stack.mqtt_port, "at-the-limit") as ok:
+        header = _publish_header("ingest/videos/v1/comments", MAX_PACKET)
+        topic_bytes = len(header) - 1 - len(_remaining_length(MAX_PACKET))
+        ok.sendall(header + b"x" * (MAX_PACKET - topic_bytes) + PINGREQ)
+        ok.settimeout(10)
+        assert _read_exactly(ok, 2) == PINGRESP, "a packet at the limit closed the connection"
