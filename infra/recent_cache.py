@@ -25,9 +25,9 @@ class RecentCache:
     def from_url(cls, url: str | None) -> RecentCache | None:
         if not url:
             return None
-        import redis
+        from infra import redis_client
 
-        return cls(redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5))
+        return cls(redis_client.connect(url))
 
     def put(self, video_id: str, seq: int, comments: Sequence[dict[str, Any]], complete: bool) -> None:
         """`complete`: the window holds every approved comment of the video (it has fewer than N)."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import orjson
 from flask import Flask, Response, g, has_request_context
+from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
@@ -38,6 +39,14 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
+)
+
+# Redis errors that mean "cannot reach Redis now" (down, frozen past the client's timeout, still
+# loading after a restart), not a bug. Only the rate limit lets them reach a view (the recent
+# cache reads as a miss instead), and it is checked before the insert: nothing is recorded.
+REDIS_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    redis_exc.ConnectionError,
+    redis_exc.TimeoutError,
 )
 
 
@@ -87,6 +96,11 @@ def _database_unavailable(e: Exception) -> Response:
     return _api_error(unavailable("the database is unavailable; try again"))
 
 
+def _redis_unavailable(e: Exception) -> Response:
+    log.warning("redis unavailable: %s", e)
+    return _api_error(unavailable("the rate limit cannot be checked now; nothing was recorded, try again"))
+
+
 def _internal_error(e: Exception) -> Response:
     log.exception("unhandled error")
     return error_response(500, CODES[500], "internal error")
@@ -97,4 +111,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     for exc_type in UNAVAILABLE_ERRORS:
         app.register_error_handler(exc_type, _database_unavailable)
+    for exc_type in REDIS_UNAVAILABLE_ERRORS:
+        app.register_error_handler(exc_type, _redis_unavailable)
     app.register_error_handler(Exception, _internal_error)

@@ -66,12 +66,11 @@ def _shown(url: str) -> str:
 def _rate_limiter(settings: Settings) -> RateLimiter:
     """Redis when configured (shared by every web process), else this process's own store."""
     if settings.redis_url:
-        import redis
-
+        from infra import redis_client
         from moderation.ratelimit_redis import RedisRateLimiter
 
         log.info("rate limits and slow mode: Redis at %s", _shown(settings.redis_url))
-        return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+        return RedisRateLimiter(redis_client.connect(settings.redis_url))
     log.info("rate limits and slow mode: in this process (no LIVECOMMENTS_REDIS_URL)")
     return MemoryRateLimiter()
 
