@@ -17,7 +17,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from infra import redis_client
 from infra.ports import free_port
+from infra.recent_cache import RecentCache
 from tests.support.api import Api
 from tests.support.stack import Stack, wait_for_port
 from tests.support.waiting import eventually
@@ -32,6 +34,7 @@ class OwnRedis:
     workdir: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    persist: tuple[str, ...] = ("--appendonly", "no")
 
     @property
     def url(self) -> str:
@@ -43,7 +46,7 @@ class OwnRedis:
             pytest.fail("redis-server is not installed (./dev setup installs it)")
         with (self.workdir / "redis.log").open("ab") as log:
             self.proc = subprocess.Popen(
-                [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.persist,
                  "--dir", str(self.workdir)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -174,3 +177,25 @@ def test_redis_frozen_costs_a_post_one_timeout_and_healthz_keeps_answering(
     response, _ = timed_post(api, "after", "alice")
     assert response.status_code == 202, response.text
     eventually(lambda: history_texts(api) == ["after", "before"], 10, "the bridge stopped with Redis")
+
+
+def test_a_write_lost_with_redis_never_leaves_an_old_window_behind(tmp_path: Path) -> None:
+    """Redis restarted from its append-only file holds the window a failed write meant to replace:
+    the writer deletes it at its next call that reaches Redis, so readers miss (and go to the
+    database) instead of serving a window without the newest comment."""
+    server = OwnRedis(tmp_path, free_port(), persist=("--appendonly", "yes", "--appendfsync", "always"))
+    server.start()
+    try:
+        bridge, web = RecentCache(redis_client.connect(server.url)), RecentCache(redis_client.connect(server.url))
+        bridge.put("v1", 1, [{"id": "a", "seq": 1}], complete=True)
+        server.kill()
+        bridge.put("v1", 2, [{"id": "a", "seq": 1}, {"id": "b", "seq": 2}], complete=True)  # lost, not raised
+        assert web.get("v1") is None  # Redis is away: a miss, not an error
+        server.start()  # back with seq 1 from its append-only file
+        bridge.put("v2", 1, [], complete=True)  # the bridge's next write, for any video
+        assert web.get("v1") is None
+        bridge.put("v1", 3, [{"id": "c", "seq": 3}], complete=True)
+        doc = web.get("v1")
+        assert doc is not None and doc["seq"] == 3
+    finally:
+        server.stop()
