@@ -1,5 +1,6 @@
-"""Per-data-dir secrets for the embedded default: the services' broker passwords and,
-unless one is configured, the token secret. Generated on first use, never committed."""
+"""Per-data-dir secrets for the embedded default: the services' broker passwords, the key the
+services' MQTT client ids are derived from and, unless one is configured, the token secret.
+Generated on first use (a file from before a field existed gets it added), never committed."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ _PBKDF2_ROUNDS = 120_000
 class ServiceCredentials:
     passwords: dict[str, str]  # account -> password
     token_secret: str
+    client_id_key: str  # hex; HMAC key for the services' client ids (client_id_suffix)
 
 
 def hash_password(password: str, salt: bytes | None = None, rounds: int = _PBKDF2_ROUNDS) -> str:
@@ -63,10 +65,14 @@ def ensure_credentials(data_dir: Path) -> ServiceCredentials:
     path = data_dir / CREDENTIALS_FILE
     if path.exists():
         doc = json.loads(path.read_text())
+        if "client_id_key" not in doc:  # written before client ids were derived from a secret
+            doc["client_id_key"] = secrets.token_hex(32)
+            _write_private(path, doc)
     else:
         doc = {
             "passwords": {name: secrets.token_urlsafe(24) for name in SERVICE_ACCOUNTS},
             "token_secret": secrets.token_urlsafe(32),
+            "client_id_key": secrets.token_hex(32),
         }
         _write_private(path, doc)
     users_path = data_dir / BROKER_USERS_FILE
@@ -76,7 +82,14 @@ def ensure_credentials(data_dir: Path) -> ServiceCredentials:
             for name, pw in doc["passwords"].items()
         }
         _write_private(users_path, {"users": users})
-    return ServiceCredentials(passwords=dict(doc["passwords"]), token_secret=str(doc["token_secret"]))
+    return ServiceCredentials(passwords=dict(doc["passwords"]), token_secret=str(doc["token_secret"]),
+                              client_id_key=str(doc["client_id_key"]))
+
+
+def client_id_suffix(key: str, purpose: str) -> str:
+    """16 hex characters nobody can guess without `key`, the same for the same `purpose`: a
+    service's MQTT client id that an anonymous client cannot take, stable across restarts."""
+    return hmac.new(bytes.fromhex(key), purpose.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def hs256_secret(settings: Settings) -> str:

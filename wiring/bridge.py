@@ -17,6 +17,7 @@ from bridge.deps import BridgeDeps, Clock, MetricsServer
 from bridge.metrics import BridgeMetrics
 from bridge.paho_bus import PahoIngestBus
 from bridge.service import Bridge
+from infra.credentials import client_id_suffix, ensure_credentials
 from infra.db import make_engine
 from infra.mqtt_client import service_address
 from infra.recent_cache import RecentCache
@@ -26,9 +27,13 @@ log = logging.getLogger("livecomments.wiring")
 
 
 def bridge_client_id(settings: Settings) -> str:
-    """One client id per partition: the broker keeps each one's persistent session."""
+    """One client id per partition, so the broker keeps each one's persistent session; its suffix
+    is derived from the data dir's secret (also with an external broker), so an anonymous client
+    can neither guess it to kick the bridge off nor take it first to lock the bridge out."""
     part = settings.partition
-    return f"livecomments-bridge-{part.index}-of-{part.count}"
+    label = f"{part.index}-of-{part.count}"
+    key = ensure_credentials(settings.data_dir).client_id_key
+    return f"livecomments-bridge-{label}-{client_id_suffix(key, f'bridge-client-id:{label}')}"
 
 
 def metrics_server(host: str, port: int) -> MetricsServer:
@@ -49,7 +54,8 @@ def bridge_deps(settings: Settings, engine: Engine | None = None) -> BridgeDeps:
     port = settings.bridge_metrics_port
     log.info(
         "bridge: database %s; broker mqtt://%s:%d as %s (client id %s); recent cache %s; metrics %s",
-        engine.url.render_as_string(hide_password=True), addr.host, addr.port, addr.username, client_id,
+        engine.url.render_as_string(hide_password=True), addr.host, addr.port, addr.username,
+        client_id.rsplit("-", 1)[0] + "-…",  # the suffix is the secret part
         "in Redis" if cache is not None else "none", f"http://{settings.host}:{port}/metrics" if port else "not served",
     )
     return BridgeDeps(
