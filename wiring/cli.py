@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ports(up, "http", "mqtt", "ws")
     up.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt",
                     help="the embedded amqtt broker (default) or a supervised Mosquitto child process")
+    up.add_argument("--dev", action="store_true",
+                    help="development sign-in (POST /api/dev/token) even on a non-loopback --host (logs a warning); "
+                         "by default it is on only on loopback")
 
     for name, helptext, port_names in (
         ("web", "run the web app", ("http",)),
@@ -194,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from wiring.up import run_up
 
         explicit = {name: getattr(args, f"{name}_port") is not None for name in ("http", "mqtt", "ws")}
-        return int(run_up(settings, explicit, stop_on_signals(), broker=args.broker))
+        return int(run_up(settings, explicit, stop_on_signals(), broker=args.broker, force_dev=args.dev))
     if args.command == "broker":
         from broker.embedded import BrokerStartError, BrokerThread
 

@@ -8,6 +8,7 @@ stops on its own, `up` stops the others and exits 1.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import shlex
@@ -177,13 +178,40 @@ def stop_all(services: Sequence[Service]) -> None:
             log.exception("stopping the %s failed", service.name)
 
 
-def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event, broker: str = "amqtt") -> int:
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine can reach a server listening there."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def up_dev_mode(host: str, configured: bool | None, forced: bool) -> tuple[bool, str | None]:
+    """Whether `up` runs in development mode (anyone may sign in as anyone, admin included, at
+    POST /api/dev/token), and the warning to log. On by default only on a loopback host; elsewhere
+    only when forced (`--dev`, or LIVECOMMENTS_DEV=1: `configured`, None when not set)."""
+    on = forced or (configured if configured is not None else is_loopback(host))
+    if on and not is_loopback(host):
+        return True, (f"development mode is on while listening on {host}: anyone who can reach it can sign "
+                      "in as any user, admin included (POST /api/dev/token); use it only on a trusted network")
+    return on, None
+
+
+def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event, broker: str = "amqtt",
+           force_dev: bool = False) -> int:
     from wiring.bridge import build_bridge
     from wiring.web import prepare_data
 
     settings = _choose_ports(settings, explicit)
-    if "LIVECOMMENTS_DEV" not in os.environ:
-        settings = settings.with_overrides(dev=True)  # the embedded default is for development
+    configured = settings.dev if "LIVECOMMENTS_DEV" in os.environ else None
+    dev, warning = up_dev_mode(settings.host, configured, force_dev)
+    if warning:
+        log.warning(warning)
+    elif not dev and configured is None:
+        log.info("development sign-in is off: %s is not a loopback address (`--dev` forces it)", settings.host)
+    settings = settings.with_overrides(dev=dev)
     data_dir = settings.data_dir.resolve()
     prepare_data(settings)  # secrets and migrations, once, before any part starts
     demo = ensure_demo_video(settings) if settings.dev else None
