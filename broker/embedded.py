@@ -42,6 +42,7 @@ from websockets.exceptions import InvalidMessage
 from websockets.frames import CloseCode
 from websockets.typing import Subprotocol
 
+from broker.mosquitto.rlimit import raise_fd_limit
 from broker.mosquitto.sizing import Limits
 from broker.plugins import REFUSAL_KEY, TopicACLPlugin, principal_of
 from infra import credentials, ports
@@ -382,6 +383,7 @@ class BrokerThread:
         if self._thread is not None:
             raise RuntimeError("a BrokerThread starts once")
         quiet_amqtt_logging()
+        raise_fd_limit()  # at a soft limit of 1,024 the listener fails for good once it is reached
         credentials.ensure_credentials(self.settings.data_dir)
         self._check_ports()
         self._thread = threading.Thread(target=self._run, name="livecomments-broker", daemon=True)
