@@ -35,3 +35,9 @@ def accepts(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def reachable_host(host: str) -> str:
+    """Where a client on this machine reaches a server listening on `host`: a wildcard (or an
+    unset host) is reached on loopback."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a wildcard is reached on loopback

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from infra.ports import reachable_host
 from infra.runtime_file import read_runtime
 from viewer.client import LiveClient
 from viewer.sequencer import Event, EventType
@@ -184,8 +185,7 @@ def _port(name: str, env: Mapping[str, str], runtime: Mapping[str, Any] | None, 
 
 
 def _host(runtime: Mapping[str, Any] | None) -> str:
-    host = str((runtime or {}).get("host") or "127.0.0.1")
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a wildcard is reached on loopback
+    return reachable_host(str((runtime or {}).get("host") or ""))
 
 
 def default_broker(env: Mapping[str, str], runtime: Mapping[str, Any] | None = None) -> str:

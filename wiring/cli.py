@@ -16,6 +16,7 @@ from livecomments import tokens
 from livecomments.config import ConfigError, Settings
 from livecomments.service import Service
 from wiring.signals import stop_on_signals
+from wiring.supervise import supervise
 
 log = logging.getLogger("livecomments")
 
@@ -25,11 +26,7 @@ def _run_service(service: Service, stop: threading.Event, *, started: bool = Fal
     if not started:
         service.start()
     try:
-        while not stop.wait(1.0):
-            if not service.is_alive():
-                log.error("the %s stopped for good", service.name)
-                return 1
-        return 0
+        return supervise([service], stop, who="livecomments")
     finally:
         service.stop()
 
@@ -151,8 +148,7 @@ def _where(settings: Settings, part: str) -> int:
         print(f"livecomments where: nothing runs on {settings.data_dir} (no live runtime.json); "
               "start it with `livecomments up`", file=sys.stderr)
         return 1
-    host = str(info.get("host") or "127.0.0.1")
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a wildcard is reached on loopback
+    host = ports.reachable_host(str(info.get("host") or ""))
     scheme, suffix = {"http": ("http", ""), "mqtt": ("mqtt", ""), "ws": ("ws", "/mqtt")}[part]
     print(f"{scheme}://{host}:{info[f'{part}_port']}{suffix}")
     return 0

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -29,12 +29,12 @@ from infra.runtime_file import remove_runtime, write_runtime
 from livecomments.config import Settings, put_settings
 from livecomments.models import Video
 from livecomments.service import Service
+from wiring.supervise import stop_all, supervise
 
 log = logging.getLogger("livecomments.up")
 
 WEB_START_TIMEOUT_S = 30.0
 WEB_STOP_TIMEOUT_S = 10.0
-WATCH_INTERVAL_S = 1.0
 DEMO_VIDEO_ID = "demo"
 
 
@@ -59,7 +59,7 @@ class WebProcess:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "livecomments", "web", "--workers", "1", "--log-level", "WARNING"], env=env
         )
-        host = "127.0.0.1" if self._settings.host in ("0.0.0.0", "::") else self._settings.host  # noqa: S104
+        host = ports.reachable_host(self._settings.host)
         deadline = time.monotonic() + WEB_START_TIMEOUT_S
         while not ports.accepts(host, self._settings.http_port):
             if self._proc.poll() is not None:
@@ -128,7 +128,7 @@ def _what_runs(settings: Settings, broker: str) -> str:
 
 
 def banner(settings: Settings, data_dir: Path, broker: str = "amqtt", demo: str | None = None) -> str:
-    h = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    h = ports.reachable_host(settings.host)
     base = f"http://{h}:{settings.http_port}"
     data = "" if settings.secret else f" --data-dir {shlex.quote(str(data_dir))}"
     lines = [f"livecomments is up ({_what_runs(settings, broker)})"]
@@ -157,25 +157,6 @@ def _broker_service(settings: Settings, broker: str) -> tuple[Service, tuple[typ
     from broker.embedded import BrokerStartError, BrokerThread
 
     return BrokerThread(settings), (BrokerStartError,)
-
-
-def supervise(services: Sequence[Service], stop: threading.Event, interval_s: float = WATCH_INTERVAL_S) -> int:
-    """Watch running services until `stop` is set (0) or one of them stops on its own (1)."""
-    while not stop.wait(interval_s):
-        for service in services:
-            if not service.is_alive():
-                print(f"livecomments up: the {service.name} stopped for good", file=sys.stderr, flush=True)
-                return 1
-    return 0
-
-
-def stop_all(services: Sequence[Service]) -> None:
-    """Stop in reverse order of start; one part failing to stop does not keep the others running."""
-    for service in reversed(services):
-        try:
-            service.stop()
-        except Exception:  # noqa: BLE001 - logged; the rest still stop
-            log.exception("stopping the %s failed", service.name)
 
 
 def is_loopback(host: str) -> bool:
@@ -234,7 +215,7 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
                              "ws_port": settings.ws_port, "broker": broker})
     print(banner(settings, data_dir, broker, demo), flush=True)
     try:
-        return supervise(started, stop)
+        return supervise(started, stop, who="livecomments up")
     finally:
         log.info("stopping: %s", ", ".join(s.name for s in reversed(started)))
         remove_runtime(data_dir)
