@@ -7,6 +7,7 @@
 //   actions.js      the buttons of a comment: thread, reply, react, the moderator's menu
 //   composer.js     the posting form; signin.js and session.js who is reading
 //   livebar.js      live reactions; panels.js the moderator's review queue and settings
+//   replay.js       an ended video: a clock, a seek bar and its comments at their pos_ms
 //   http.js         every HTTP request; notices.js every message in words
 //
 // main.js calls start() with the browser's MQTT.js; nothing runs when a module is imported.
@@ -22,6 +23,7 @@ import { isModerator } from "./moderation.js";
 import { Notices } from "./notices.js";
 import { setupPanels } from "./panels.js";
 import { CommentReactions, LiveTotals } from "./reactions.js";
+import { Replay } from "./replay.js";
 import { Session } from "./session.js";
 import { SignIn } from "./signin.js";
 import { Stream } from "./stream.js";
@@ -73,7 +75,10 @@ export function start({ doc, win, mqtt }) {
     hooks: {
       render: (ops) => list.enqueue(ops),
       reactionsChanged: (id) => list.renderReactions(id),
-      chatState: (state) => composer.showChatState(state),
+      chatState(state) {
+        composer.showChatState(state);
+        if (state.status === "ended") showReplay();
+      },
       liveReactions: (video, retained) => liveBar.onSnapshot(video, retained),
     },
   });
@@ -124,6 +129,23 @@ export function start({ doc, win, mqtt }) {
     },
   });
 
+  // An ended video (at load, or ended while watched) is shown as its replay instead of the stream.
+  let replay = null;
+  async function showReplay() {
+    if (replay !== null) return;
+    replay = "loading";
+    let video;
+    try {
+      video = await http.getJSON(config.api.video); // started_ts and ended_ts
+    } catch {
+      replay = null; // the next state message tries again
+      return;
+    }
+    replay = new Replay({ doc, win, http, url: `${config.api.video}/replay`, video });
+    for (const part of doc.querySelectorAll(".stream-wrap, .live-bar")) part.hidden = true;
+    replay.show();
+  }
+
   list.bind();
   actions.bind();
   liveBar.bind();
@@ -132,5 +154,5 @@ export function start({ doc, win, mqtt }) {
   win.addEventListener("online", () => connection.retryNow());
   feed.loadVideoState();
   connection.connect();
-  return { config, stream, session, connection, feed, list, composer };
+  return { config, stream, session, connection, feed, list, composer, replay: () => replay };
 }
