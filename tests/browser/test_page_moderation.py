@@ -279,6 +279,11 @@ def test_a_settings_error_is_said_in_the_panel(system: PageSystem, context: Brow
     # the blocked terms work at the door
     resp = system.api.post(VIDEO, "SPOILER: the hero wins", user="leaky")
     assert resp.status_code == 422, resp.text
+    # opened again, the panel shows the saved list and threshold (GET /api/videos/{v}/settings)
+    mod.page.locator("#open-settings").click()
+    expect(mod.page.locator("#set-terms")).to_have_value("spoiler\nthe ending", timeout=WAIT_MS)
+    expect(mod.page.locator("#set-reports")).to_have_value(re.compile(r"^[1-9][0-9]*$"))
+    mod.page.locator("#settings-dialog").get_by_role("button", name="Cancel").click()
     mod.assert_clean()
 
 

@@ -146,17 +146,17 @@ export function setupPanels({ doc, config, http, session, notify, expired }) {
     const status = $("settings-status");
     setStatus(status, "Loading the current settings…");
     $("settings-save").disabled = true;
-    const result = await http.request(config.api.video, { token: token() });
+    const result = await http.request(config.api.settings, { token: token() }); // moderators only: terms included
     if (!result.ok || result.body === null) {
       failed("load", result, status);
       return;
     }
-    const video = result.body;
-    $(video.chat === "closed" ? "set-chat-closed" : "set-chat-open").checked = true;
-    $("set-slow").value = String(Number.isSafeInteger(video.slow_mode_s) ? video.slow_mode_s : 0);
-    $("set-hold").checked = Boolean(video.hold_for_review);
-    $("set-reports").value = "";
-    $("set-terms").value = "";
+    const current = result.body;
+    $(current.chat === "closed" ? "set-chat-closed" : "set-chat-open").checked = true;
+    $("set-slow").value = String(Number.isSafeInteger(current.slow_mode_s) ? current.slow_mode_s : 0);
+    $("set-hold").checked = Boolean(current.hold_for_review);
+    $("set-reports").value = Number.isSafeInteger(current.reports_to_hold) ? String(current.reports_to_hold) : "";
+    $("set-terms").value = Array.isArray(current.blocked_terms) ? current.blocked_terms.join("\n") : "";
     termsEdited = false;
     setStatus(status, "");
     $("settings-save").disabled = false;
