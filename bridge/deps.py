@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from bridge.bus import BusFactory
 from bridge.metrics import BridgeMetrics
@@ -29,6 +30,15 @@ class Clock:
 MetricsServer = Callable[[CollectorRegistry], Callable[[], None]]
 
 
+class LeaseLost(Exception):
+    """The partition's lease no longer names this bridge: it must stop, committing nothing more."""
+
+
+# Run first in each batch's transaction; raises LeaseLost if this bridge's lease is gone
+# (bridge.partitions makes it from infra.leases.holds). One statement per batch.
+Fence = Callable[[Session], None]
+
+
 @dataclass(frozen=True)
 class BridgeDeps:
     engine: Engine  # the schema is already current: the wiring migrated it
@@ -37,3 +47,4 @@ class BridgeDeps:
     metrics: BridgeMetrics = field(default_factory=BridgeMetrics)
     clock: Clock = field(default_factory=Clock)
     serve_metrics: MetricsServer | None = None  # None: no /metrics of its own
+    fence: Fence | None = None  # None: no lease to check (a bridge on its own)

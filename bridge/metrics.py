@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class BridgeMetrics:
@@ -52,6 +52,17 @@ class BridgeMetrics:
         self.batch_seconds = Histogram(
             "livecomments_bridge_batch_seconds",
             "Time to decide, persist and publish one batch",
+            registry=self.registry,
+        )
+
+        self.partitions_held = Gauge(
+            "livecomments_bridge_partitions_held", "Partitions whose lease this process holds (a bridge runs for each)",
+            registry=self.registry,
+        )
+        self.lease_changes = Counter(
+            "livecomments_bridge_lease_changes",
+            "Partition leases taken, released (handed over) and lost (taken over, or the database unreachable)",
+            ["change"],
             registry=self.registry,
         )
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.apply import BatchResult, Outcome, Screened, apply_batch, prescreen
 from bridge.bus import QUEUED, BusHandlers, IngestBus, Published
 from bridge.committer import Committer, Job
-from bridge.deps import BridgeDeps
+from bridge.deps import BridgeDeps, LeaseLost
 from bridge.dirty import DirtyVideos, Flags
 from bridge.inbox import Inbox, Received
 from bridge.pacing import Pacer
@@ -143,9 +143,16 @@ class Bridge:
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def is_connected(self) -> bool:
+        """Connected to the broker and consuming ingest/."""
+        return self._connected()
+
     def _main(self) -> None:
         try:
             self.run(self._stop)
+        except LeaseLost as exc:  # another instance holds the partition now: nothing more is committed here
+            self.failure = exc
+            log.warning("the bridge of partition %s stopped: %s", self.settings.partition, exc)
         except BaseException as exc:  # noqa: BLE001 - kept for start() and is_alive(); logged here
             self.failure = exc
             log.exception("the bridge stopped on an error")
@@ -362,8 +369,11 @@ class Bridge:
         seq of each video whose events this process holds (see apply_batch). OperationalError: the
         caller retries the messages and marks `confirmed` again (a comment already decided comes back
         a duplicate)."""
+        fence = self.deps.fence  # raises LeaseLost: this transaction is rolled back, the bridge stops
         try:
             with self._sessions.begin() as session:
+                if fence is not None:
+                    fence(session)
                 self._write_marks(session, confirmed)
                 for video_id, counts in reactions.items():
                     add_live_reactions(session, video_id, counts)
@@ -374,6 +384,8 @@ class Bridge:
             log.exception("batch of %d failed; deciding one by one", len(submissions))
         merged = BatchResult()
         with self._sessions.begin() as session:
+            if fence is not None:
+                fence(session)
             self._write_marks(session, confirmed)
             for video_id, counts in reactions.items():
                 add_live_reactions(session, video_id, counts)
@@ -381,6 +393,8 @@ class Bridge:
         for sub in submissions:
             try:
                 with self._sessions.begin() as session:
+                    if fence is not None:
+                        fence(session)
                     one = apply_batch(session, [sub], self._wall_ms(), known, screened)
             except OperationalError:
                 raise

@@ -20,6 +20,7 @@ class ConfigError(ValueError):
     pass
 
 
+MAX_PARTITIONS = 1024  # bridge_partitions at most
 BRIDGE_BATCH_MAX = 1000  # the default: submissions the bridge decides in one transaction at most
 
 
@@ -36,6 +37,9 @@ class Partition:
 
     def owns(self, video_id: str) -> bool:
         return self.count == 1 or zlib.crc32(video_id.encode()) % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,16 @@ class Settings:
     web_workers: int = 0  # `livecomments web` worker processes; 0: one per core
     bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own
     bridge_batch_max: int = BRIDGE_BATCH_MAX  # submissions decided in one transaction at most
-    # Several bridges split the videos between them: "i/N" makes this one handle the videos
-    # whose partition (crc32 of the id, mod N) is i. One video, one bridge: one writer of its seq.
-    bridge_partition: str = "0/1"
+    # The videos are split into this many partitions (crc32 of the id, mod N); every bridge of a
+    # deployment must agree. The bridges running share them through leases in the database
+    # (bridge.partitions): each partition has one holder at a time, one writer of its videos' seq.
+    bridge_partitions: int = 1
+    # A fixed partition "i/N" instead (compatibility): this bridge takes that partition's lease
+    # only, and never another; unset, it takes its fair share of the bridge_partitions.
+    bridge_partition: str | None = None
+    # A lease not renewed for this long is free: another bridge takes the partition (failover).
+    bridge_lease_ttl_s: float = 2.5
+    bridge_lease_renew_s: float = 0.5  # how often a bridge renews its leases and looks for free ones
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -84,9 +95,22 @@ class Settings:
             raise ConfigError("mqtt_url must look like mqtt://[user:password@]host:port")
         Topics(self.live_prefix, self.ingest_prefix)  # validates the prefixes
         _ = self.partition  # validates bridge_partition
+        if not 1 <= self.bridge_partitions <= MAX_PARTITIONS:
+            raise ConfigError(f"bridge_partitions must be between 1 and {MAX_PARTITIONS}, got {self.bridge_partitions}")
+        if not 0.05 <= self.bridge_lease_renew_s <= self.bridge_lease_ttl_s / 3:
+            raise ConfigError("bridge_lease_renew_s must be at least 0.05 and at most a third of bridge_lease_ttl_s "
+                              f"(got {self.bridge_lease_renew_s:g} and {self.bridge_lease_ttl_s:g})")
 
     @property
     def partition(self) -> Partition:
+        """The partition one Bridge handles: the fixed one, else all the videos (0/1)."""
+        return self.fixed_partition or Partition()
+
+    @property
+    def fixed_partition(self) -> Partition | None:
+        """LIVECOMMENTS_BRIDGE_PARTITION=i/N, if set."""
+        if self.bridge_partition is None:
+            return None
         try:
             index, count = (int(x) for x in self.bridge_partition.split("/"))
             return Partition(index, count)

@@ -176,3 +176,33 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class BridgeLease(Base):
+    """Which bridge instance holds one partition of the videos, and until when (infra.leases).
+
+    `epoch` grows by one at every takeover; a bridge commits a batch only while the row still
+    names it and its epoch. The unique constraint makes `epoch` a key column for PostgreSQL, so
+    a takeover (which changes it) waits for the batch holding the row FOR KEY SHARE, while a
+    renewal (which does not) never does."""
+
+    __tablename__ = "bridge_leases"
+    __table_args__ = (UniqueConstraint("partition_index", "epoch", name="uq_bridge_leases_epoch"),)
+
+    partition_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    partition_count: Mapped[int] = mapped_column(Integer)  # the N the holder splits the videos into
+    holder: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: released
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[int] = mapped_column(BigInteger, default=0)  # ms, on the database's clock
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)  # the holder's broker connection, when renewed
+
+
+class BridgeInstance(Base):
+    """A running bridge instance that shares the partitions (its heartbeat): how many there are
+    decides each one's fair share."""
+
+    __tablename__ = "bridge_instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partition_count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # ms, on the database's clock
