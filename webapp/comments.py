@@ -23,7 +23,7 @@ from webapp.group_commit import Overloaded
 from webapp.jsonio import field_error, json_response, parse_body, path_id, query_args
 from webapp.posting import PendingComment, PostingRules, read_facts
 from webapp.render import comment_json, comment_with_status, may_see
-from webapp.schemas import Accepted, CommentList, CommentWithStatus, HistoryQuery, NewComment
+from webapp.schemas import Accepted, CommentList, CommentWithStatus, HistoryQuery, NewComment, header_pattern
 
 log = logging.getLogger("livecomments.webapp.comments")
 
@@ -226,7 +226,14 @@ def _accepted(comment_id: str) -> Response:
     request=NewComment,
     responses={202: Accepted, 400: None, 401: None, 403: None, 404: None, 413: None, 422: None, 429: None, 503: None},
     auth="required",
-    headers=[Header(IDEMPOTENCY_HEADER, "makes retries safe: the same key returns the same id", MAX_IDEMPOTENCY_KEY)],
+    headers=[
+        Header(
+            IDEMPOTENCY_HEADER,
+            "makes retries safe: the same key returns the same id",
+            MAX_IDEMPOTENCY_KEY,
+            header_pattern(MAX_IDEMPOTENCY_KEY),
+        )
+    ],
     tags=["comments"],
 )
 def post_comment(video_id: str) -> Response:

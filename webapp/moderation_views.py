@@ -19,19 +19,20 @@ from webapp.jsonio import field_error, json_response, parse_body, path_id, read_
 from webapp.render import comment_with_status, may_see, video_json
 from webapp.schemas import (
     MAX_REASON,
+    MAX_TERM_CODE_POINTS,
     AuditLog,
     BanBody,
     CommentList,
     CommentWithStatus,
     PinBody,
     ReasonBody,
+    Reported,
     SettingsPatch,
     VideoOut,
+    VideoSettings,
 )
 
 bp = Blueprint("moderation", __name__)
-
-MAX_TERM_CODE_POINTS = 100
 
 
 def _no_content() -> Response:
@@ -82,8 +83,8 @@ def _video(video_id: str) -> Video:
 
 
 @bp.delete("/api/comments/<comment_id>")
-@operation("Delete a comment (its author or a moderator)", responses={204: None, 400: None, 401: None, 403: None,
-           404: None}, auth="required", tags=["moderation"])
+@operation("Delete a comment (its author or a moderator)", request=ReasonBody, request_optional=True,
+           responses={204: None, 400: None, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
 def delete_comment(comment_id: str) -> Response:
     who = auth.require_user()
     c = _comment(comment_id)
@@ -99,8 +100,8 @@ def delete_comment(comment_id: str) -> Response:
 
 
 @bp.post("/api/comments/<comment_id>/reports")
-@operation("Report a comment", request=ReasonBody, responses={202: None, 400: None, 401: None, 404: None},
-           auth="required", tags=["moderation"])
+@operation("Report a comment", request=ReasonBody, request_optional=True,
+           responses={202: Reported, 400: None, 401: None, 404: None}, auth="required", tags=["moderation"])
 def report_comment(comment_id: str) -> Response:
     """One report per user; after the video's `reports_to_hold` reports the comment is held
     (viewers get a `delete` event) until a moderator approves or rejects it."""
@@ -115,7 +116,7 @@ def report_comment(comment_id: str) -> Response:
 
 
 @bp.get("/api/videos/<video_id>/review")
-@operation("Held comments, oldest first", responses={200: CommentList, 401: None, 403: None, 404: None},
+@operation("Held comments, oldest first", responses={200: CommentList, 400: None, 401: None, 403: None, 404: None},
            auth="required", tags=["moderation"])
 def review_queue(video_id: str) -> Response:
     auth.require_moderator()
@@ -127,7 +128,8 @@ def review_queue(video_id: str) -> Response:
 
 @bp.post("/api/comments/<comment_id>/approve")
 @operation("Approve a held comment: it is published as a normal comment",
-           responses={200: CommentWithStatus, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
+           responses={200: CommentWithStatus, 400: None, 401: None, 403: None, 404: None}, auth="required",
+           tags=["moderation"])
 def approve(comment_id: str) -> Response:
     who = auth.require_moderator()
     c = _comment(comment_id)
@@ -139,8 +141,9 @@ def approve(comment_id: str) -> Response:
 
 
 @bp.post("/api/comments/<comment_id>/reject")
-@operation("Reject a comment", request=ReasonBody,
-           responses={200: CommentWithStatus, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
+@operation("Reject a comment", request=ReasonBody, request_optional=True,
+           responses={200: CommentWithStatus, 400: None, 401: None, 403: None, 404: None}, auth="required",
+           tags=["moderation"])
 def reject(comment_id: str) -> Response:
     who = auth.require_moderator()
     c = _comment(comment_id)
@@ -153,7 +156,7 @@ def reject(comment_id: str) -> Response:
 
 
 @bp.put("/api/videos/<video_id>/bans/<user_id>")
-@operation("Ban or time out a user from this video's chat", request=BanBody,
+@operation("Ban or time out a user from this video's chat", request=BanBody, request_optional=True,
            responses={204: None, 400: None, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
 def ban(video_id: str, user_id: str) -> Response:
     who = auth.require_moderator()
@@ -167,7 +170,7 @@ def ban(video_id: str, user_id: str) -> Response:
 
 
 @bp.delete("/api/videos/<video_id>/bans/<user_id>")
-@operation("Lift a ban", responses={204: None, 401: None, 403: None, 404: None}, auth="required",
+@operation("Lift a ban", responses={204: None, 400: None, 401: None, 403: None, 404: None}, auth="required",
            tags=["moderation"])
 def unban(video_id: str, user_id: str) -> Response:
     who = auth.require_moderator()
@@ -204,7 +207,8 @@ def _settings_json(video: Video) -> dict[str, Any]:
 
 @bp.get("/api/videos/<video_id>/settings")
 @operation("The chat settings, for moderators (blocked terms included)",
-           responses={200: None, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
+           responses={200: VideoSettings, 400: None, 401: None, 403: None, 404: None}, auth="required",
+           tags=["moderation"])
 def read_settings(video_id: str) -> Response:
     auth.require_moderator()
     return json_response(_settings_json(_video(video_id)))
@@ -240,7 +244,8 @@ def pin(video_id: str) -> Response:
 
 
 @bp.delete("/api/videos/<video_id>/pin")
-@operation("Unpin", responses={204: None, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
+@operation("Unpin", responses={204: None, 400: None, 401: None, 403: None, 404: None}, auth="required",
+           tags=["moderation"])
 def unpin(video_id: str) -> Response:
     who = auth.require_moderator()
     video = _video(video_id)
@@ -256,7 +261,8 @@ def _entry(e: AuditEntry) -> dict[str, Any]:
 
 @bp.get("/api/videos/<video_id>/audit")
 @operation("Every moderation action: who, what, when, why (oldest first)",
-           responses={200: AuditLog, 401: None, 403: None, 404: None}, auth="required", tags=["moderation"])
+           responses={200: AuditLog, 400: None, 401: None, 403: None, 404: None}, auth="required",
+           tags=["moderation"])
 def audit(video_id: str) -> Response:
     auth.require_moderator()
     video = _video(video_id)

@@ -19,11 +19,11 @@ from livecomments import tokens
 from livecomments.config import Settings
 from livecomments.validation import MAX_TEXT_CODE_POINTS, FieldError, check_id, clean_name
 from webapp import store
-from webapp.apidoc import operation
+from webapp.apidoc import HTML, Content, operation
 from webapp.errors import ApiError, error_response
 from webapp.extensions import app_state
 from webapp.jsonio import field_error, json_response, parse_body
-from webapp.schemas import StrictBody
+from webapp.schemas import DisplayName, IdField, StrictBody
 
 log = logging.getLogger("livecomments.webapp.pages")
 
@@ -157,8 +157,7 @@ def _html(body: str, status: int, csp: str) -> Response:
 @bp.get("/videos/<video_id>")
 @operation(
     "The viewer page of a video",
-    responses={200: None, 404: None},
-    content_type="text/html",
+    responses={200: HTML, 404: HTML},
     tags=["pages"],
 )
 def viewer(video_id: str) -> Response:
@@ -179,8 +178,7 @@ def viewer(video_id: str) -> Response:
 @bp.get("/static/vendor/mqtt.esm.js")
 @operation(
     "MQTT.js, browser build (from node_modules)",
-    responses={200: None, 503: None},
-    content_type="text/javascript",
+    responses={200: Content(("text/javascript",)), 503: None},
     tags=["pages"],
 )
 def mqtt_browser_build() -> Response:
@@ -195,7 +193,12 @@ def mqtt_browser_build() -> Response:
 
 
 @bp.get("/static/<name>")
-@operation("The viewer page's modules, styles and icon", responses={200: None, 404: None}, tags=["pages"])
+@operation(
+    "The viewer page's modules, styles and icon",
+    responses={200: Content(tuple(_STATIC_TYPES.values())), 404: None},
+    path={"name": {"type": "string", "pattern": f"^{_STATIC_NAME_RE.pattern}$"}},
+    tags=["pages"],
+)
 def static_file(name: str) -> Response:
     match = _STATIC_NAME_RE.fullmatch(name)
     if match is None:
@@ -209,8 +212,8 @@ def static_file(name: str) -> Response:
 
 
 class DevSignIn(StrictBody):
-    user_id: str = Field(description="1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
-    name: str = Field(description="display name, 1-50 code points")
+    user_id: IdField = Field(description="1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    name: DisplayName
     roles: list[Literal["moderator", "admin"]] = Field(default_factory=list)
 
 

@@ -12,7 +12,7 @@ from webapp.apidoc import operation
 from webapp.errors import bad_request, not_found
 from webapp.extensions import app_state
 from webapp.jsonio import field_error, json_response, parse_body, path_id
-from webapp.schemas import REACTION_KINDS, LiveReactionBody
+from webapp.schemas import REACTION_KINDS, LiveReactionAccepted, LiveReactionBody
 
 bp = Blueprint("reactions", __name__)
 
@@ -54,7 +54,8 @@ def remove(comment_id: str, kind: str) -> Response:
 
 @bp.post("/api/videos/<video_id>/reactions")
 @operation("A live reaction to the video (floating hearts): counted, not per-user unique",
-           request=LiveReactionBody, responses={202: None, 400: None, 401: None, 404: None}, auth="required",
+           request=LiveReactionBody, responses={202: LiveReactionAccepted, 400: None, 401: None, 404: None},
+           auth="required",
            tags=["reactions"])
 def live(video_id: str) -> Response:
     auth.require_user()
