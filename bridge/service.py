@@ -39,6 +39,7 @@ from bridge.committer import Committer, Job
 from bridge.deps import BridgeDeps, LeaseLost
 from bridge.dirty import DirtyVideos, Flags
 from bridge.inbox import Inbox, Received
+from bridge.lru import LruDict
 from bridge.pacing import Pacer
 from bridge.queries import (
     add_live_reactions,
@@ -97,15 +98,16 @@ class Bridge:
         self._pending_received: list[Received] = []  # gathered while the committer works on a batch
         self._pending = Inbox()  # and decoded
         self._screened: dict[str, Screened] = {}  # and their texts screened (bridge.apply.prescreen)
-        self._terms: dict[str, TermMatcher] = {}  # each video's blocked terms as its last transaction found them
+        # each video's blocked terms as its last transaction found them (a video left out is screened in its next one)
+        self._terms: LruDict[str, TermMatcher] = LruDict(settings.bridge_videos_held)
         self._committer = Committer(self._commit, self._wake)  # started in run()
         self._generation = 0
         self._resync = threading.Event()
         self._subscribed = False  # the ingest subscription is back: the bus has resent what was in flight
-        self._streams = Streams()
+        self._streams = Streams(settings.bridge_videos_held)
         self._pubacks: deque[tuple[int, float]] = deque()  # (mid, when), from the bus's thread
         self._pacer = Pacer(self._monotonic)
-        self._windows = RecentWindows(settings.recent_size, self._monotonic)
+        self._windows = RecentWindows(settings.recent_size, self._monotonic, held=settings.bridge_windows_held)
         self._dirty = DirtyVideos()
         self._last_sweep = float("-inf")
         self._last_scan = float("-inf")
@@ -255,7 +257,22 @@ class Bridge:
             self._screened.update(prescreen(self._pending.submissions[before:], self._terms))
 
     def _hand_over(self) -> None:
-        """The committer is idle: what touches the outbox bookkeeping runs now, then the next batch goes."""
+        """The committer is idle: what touches the outbox bookkeeping runs now, then the next batch goes.
+        If the database fails those reads, nothing of the batch was done: its messages are retried."""
+        received, resync = self._pending_received, self._resync.is_set()
+        try:
+            self._read_and_hand_over()
+        except OperationalError as exc:  # down or restarting: wait, and go on (a restart is not a crash)
+            if not self.ready.is_set():
+                raise  # it never worked for this bridge (no schema?): start() says so
+            log.error("database unavailable (%s); will retry %d messages", exc, len(received))
+            self.metrics.db_errors.inc()
+            self._retry = received + self._retry
+            if resync:
+                self._resync.set()
+            self._stop.wait(DB_RETRY_S)
+
+    def _read_and_hand_over(self) -> None:
         received, inbox, screened = self._pending_received, self._pending, self._screened
         self._pending_received, self._pending, self._screened = [], Inbox(), {}
         for video_id, changed in inbox.nudged.items():
@@ -299,7 +316,7 @@ class Bridge:
         lag = self.metrics.ingest_lag
         for sub in inbox.submissions:
             lag.observe(max(0, now - sub.ts) / 1000)
-        self._terms.update(result.terms)
+        self._terms.put_all(result.terms)
         self._take_events(result)
         self._windows.take(result.approved, result.reply_counts)
         self._dirty.mark(result.videos, recent=True)
@@ -516,7 +533,12 @@ class Bridge:
             flags = dirty.take(video_id, recent_due=recent_due, reactions_due=reactions_due)
             if video_id in dirty:  # throttled views left for later
                 pacer.retained_later(video_id, now)
-            if not self._publish_retained(video_id, flags):
+            try:
+                published = self._publish_retained(video_id, flags)
+            except OperationalError as exc:  # a view could not be read: it goes later, like a full queue
+                log.debug("database unavailable; the retained views of %s go later (%s)", video_id, exc)
+                published = False
+            if not published:
                 dirty.mark({video_id}, **flags.as_marks())
                 pacer.retry_soon(now)
                 return

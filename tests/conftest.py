@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from infra.ports import free_port
+from tests.support.postgres_server import PostgresServer, close_postgres_server, started_postgres_server
 from tests.support.stack import Stack, wait_for_port
 from tests.support.system import System, start_system
 
@@ -81,6 +82,20 @@ def postgres_url() -> Iterator[str]:
             yield f"{base}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own on a free port, which it may stop and start (never the
+    machine's on 5432); removed afterwards."""
+    try:
+        server = started_postgres_server()
+    except FileNotFoundError as exc:  # like redis-server: a missing server fails loudly, never skips
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        close_postgres_server(server)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
