@@ -39,7 +39,6 @@ from bridge.committer import Committer, Job
 from bridge.deps import BridgeDeps, LeaseLost
 from bridge.dirty import DirtyVideos, Flags
 from bridge.inbox import Inbox, Received
-from bridge.lru import LruDict
 from bridge.pacing import Pacer
 from bridge.queries import (
     add_live_reactions,
@@ -98,16 +97,15 @@ class Bridge:
         self._pending_received: list[Received] = []  # gathered while the committer works on a batch
         self._pending = Inbox()  # and decoded
         self._screened: dict[str, Screened] = {}  # and their texts screened (bridge.apply.prescreen)
-        # each video's blocked terms as its last transaction found them (a video left out is screened in its next one)
-        self._terms: LruDict[str, TermMatcher] = LruDict(settings.bridge_videos_held)
+        self._terms: dict[str, TermMatcher] = {}  # each video's blocked terms as its last transaction found them
         self._committer = Committer(self._commit, self._wake)  # started in run()
         self._generation = 0
         self._resync = threading.Event()
         self._subscribed = False  # the ingest subscription is back: the bus has resent what was in flight
-        self._streams = Streams(settings.bridge_videos_held)
+        self._streams = Streams()
         self._pubacks: deque[tuple[int, float]] = deque()  # (mid, when), from the bus's thread
         self._pacer = Pacer(self._monotonic)
-        self._windows = RecentWindows(settings.recent_size, self._monotonic, held=settings.bridge_windows_held)
+        self._windows = RecentWindows(settings.recent_size, self._monotonic)
         self._dirty = DirtyVideos()
         self._last_sweep = float("-inf")
         self._last_scan = float("-inf")
@@ -316,7 +314,7 @@ class Bridge:
         lag = self.metrics.ingest_lag
         for sub in inbox.submissions:
             lag.observe(max(0, now - sub.ts) / 1000)
-        self._terms.put_all(result.terms)
+        self._terms.update(result.terms)
         self._take_events(result)
         self._windows.take(result.approved, result.reply_counts)
         self._dirty.mark(result.videos, recent=True)
