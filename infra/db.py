@@ -22,7 +22,31 @@ def engine_options(url: str) -> dict[str, Any]:
     # No pre-ping: it is a round trip on every checkout, on the hot path of every post. A
     # connection the server dropped fails one request (503, retried by the client with the same
     # Idempotency-Key) and is then discarded by the pool.
-    return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 20, "max_overflow": 20}
+    return {
+        "pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 20, "max_overflow": 20,
+        "pool_timeout": POOL_TIMEOUT_S,
+        "connect_args": postgres_timeouts(),
+    }
+
+
+# PostgreSQL: every wait on the database is bounded, so a failed or unreachable server costs a
+# request one timeout (a 503 with Retry-After), never a thread for good (docs/operations.md).
+CONNECT_TIMEOUT_S = 3  # libpq's connect_timeout: a server that accepts but never answers
+STATEMENT_TIMEOUT_MS = 15000  # server side: a statement stuck on a lock or a slow plan
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60000  # server side: a transaction its client abandoned
+TCP_USER_TIMEOUT_MS = 15000  # kernel: data unacknowledged this long (a host or network gone)
+POOL_TIMEOUT_S = 5.0  # waiting for a pooled connection when all are busy
+
+
+def postgres_timeouts() -> dict[str, Any]:
+    """libpq connection parameters (psycopg passes them through) bounding every wait."""
+    return {
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+                   f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}",
+    }
 
 
 READ_ONLY = "livecomments_read_only"  # execution option: this connection's transactions only read
@@ -121,5 +145,11 @@ def create_schema(engine: Engine) -> None:
     """Bring the database to the current schema (Alembic migrations; safe to run from several
     processes, and from several threads of one: `up` runs the bridge and the web app together)."""
     with _SCHEMA_LOCK, engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql("SET statement_timeout = 0")  # a migration may take long
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
+        if postgres:
+            connection.exec_driver_sql("RESET statement_timeout")  # back to the pool with its bound
+            connection.commit()
