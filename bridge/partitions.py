@@ -195,12 +195,12 @@ class PartitionBridges:
             if held.bridge.is_alive():
                 continue
             del self._held[partition]
-            if isinstance(held.bridge.failure, LeaseLost):
+            if isinstance(held.bridge.failure, LeaseLost):  # its batch's fence found the row changed
                 self.metrics.lease_changes.labels("lost").inc()
-                continue
-            log.error("the bridge of partition %s stopped on its own; its lease is released", held.partition)
-            self._avoid[partition] = now + AVOID_AFTER_FAILURE_S
-            self._release(held)
+            else:
+                log.error("the bridge of partition %s stopped on its own; its lease is released", held.partition)
+                self._avoid[partition] = now + AVOID_AFTER_FAILURE_S
+            self._release(held)  # if the row is still this epoch's (a no-op after a takeover)
 
     def _lose(self, partition: int, why: str) -> None:
         """Stop the partition's Bridge at once, without waiting for it here: its batch in flight

@@ -154,11 +154,12 @@ def leave(session: Session, me: str) -> None:
 
 
 def holds(session: Session, me: str, partition: int, epoch: int) -> bool:
-    """The fence, in a batch's transaction: the lease still names `me` at `epoch` and has not
-    expired. On PostgreSQL the row stays locked FOR KEY SHARE until that transaction ends."""
+    """The fence, in a batch's transaction: the lease still names `me` at `epoch`. On PostgreSQL
+    the row stays locked FOR KEY SHARE until that transaction ends. Expiry is not checked: only
+    a takeover makes another writer, and it changes the epoch (a renewal that came late, on a
+    loaded machine, must not stop a bridge nobody replaced)."""
     query = select(LEASES.c.epoch).where(
         LEASES.c.partition_index == partition, LEASES.c.holder == me, LEASES.c.epoch == epoch,
-        LEASES.c.expires_at > db_now_ms(_dialect(session)),
     )
     if _dialect(session) == "postgresql":
         query = query.with_for_update(read=True, key_share=True)

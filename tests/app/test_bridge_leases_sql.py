@@ -57,8 +57,8 @@ def test_a_free_partition_is_claimed_once_and_renewed_by_its_holder_only(engine:
 
 def test_an_expired_lease_is_taken_over_with_a_new_epoch_and_the_old_holder_is_fenced_off(engine: Engine) -> None:
     assert run(engine, table.claim, "a", 1, 4, TTL_MS) == 1
-    expire(engine, 1)  # a stopped renewing
-    assert not run(engine, table.holds, "a", 1, 1)  # expired: a's batches fail already
+    expire(engine, 1)  # a stopped renewing (or renewed late)
+    assert run(engine, table.holds, "a", 1, 1)  # nobody took over: a may still commit
     assert run(engine, table.claim, "b", 1, 4, TTL_MS) == 2
     assert not run(engine, table.holds, "a", 1, 1) and run(engine, table.holds, "b", 1, 2)
     assert run(engine, table.renew, "a", {1: (1, True)}, TTL_MS) == set()  # a finds out at its next round
