@@ -8,10 +8,11 @@ from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
+from infra.leases import bridge_coverage
 from webapp import store
 from webapp.apidoc import operation
 from webapp.errors import CODES
-from webapp.extensions import app_state
+from webapp.extensions import app_state, db
 from webapp.jsonio import json_response
 from webapp.schemas import Health, NotReady, Readiness
 
@@ -35,14 +36,30 @@ def _database_check() -> bool:
     return True
 
 
+def _bridge_check() -> bool:
+    """Every partition of the videos has a bridge holding its lease, connected to the broker."""
+    try:
+        found = bridge_coverage(db.session())
+    except SQLAlchemyError as exc:
+        log.warning("readiness: bridge check failed: %s", exc)
+        return False
+    finally:
+        db.session.rollback()
+    if not found.ok:
+        log.warning("readiness: %s", found.detail)
+    return found.ok
+
+
 @bp.get("/readyz")
 @operation("A comment posted now would go through", responses={200: Readiness, 503: NotReady}, tags=["operations"])
 def readyz() -> Response:
-    """200 when the database answers and the broker connection is up; 503 naming what failed.
+    """200 when the database answers, the broker connection is up and a bridge holds every
+    partition (infra.leases); 503 naming what failed.
     Both bodies carry ``checks``: each part, true when it answers (docs/contract.md)."""
     checks = {
         "database": _database_check(),
         "broker": app_state().publisher.is_connected(),
+        "bridge": _bridge_check(),
     }
     failed = sorted(name for name, ok in checks.items() if not ok)
     if not failed:

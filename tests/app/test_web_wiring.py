@@ -12,6 +12,7 @@ from infra.db import make_engine
 from infra.ports import free_port
 from livecomments.config import Settings
 from livecomments.service import Service
+from tests.support.leases import bridge_running
 from tests.support.web import SECRET
 from webapp import create_app
 from webapp.extensions import app_state, db
@@ -42,6 +43,7 @@ def test_prepare_data_migrates_once_and_the_app_then_serves(tmp_path: Path) -> N
     engine.dispose()
     app = build_web(settings, publisher=MemoryPublisher())
     try:
+        bridge_running(app)  # readiness also needs a bridge holding the partition
         assert app.test_client().get("/readyz").status_code == 200
     finally:
         close_web(app)

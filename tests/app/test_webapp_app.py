@@ -18,6 +18,7 @@ from livecomments.config import Settings
 from livecomments.models import Video
 from livecomments.validation import is_valid_ulid
 from livecomments.wire import Submission
+from tests.support.leases import bridge_running
 from tests.support.web import SECRET, MakeApp, add_video, alg_none_token, bearer, close_app, token
 from webapp import store
 from webapp.extensions import app_state, db
@@ -135,16 +136,17 @@ def test_healthz(client: FlaskClient) -> None:
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
 
 
-def test_readyz(client: FlaskClient, publisher: MemoryPublisher) -> None:
+def test_readyz(app: Flask, client: FlaskClient, publisher: MemoryPublisher) -> None:
+    bridge_running(app)  # a bridge holds the partition (tests/app/test_readyz_bridge.py: without one)
     resp = client.get("/readyz")
     assert resp.status_code == 200
-    assert resp.get_json()["checks"] == {"database": True, "broker": True}
+    assert resp.get_json()["checks"] == {"database": True, "broker": True, "bridge": True}
     publisher.connected = False
     resp = client.get("/readyz")
     assert resp.status_code == 503
     assert resp.get_json()["error"]["code"] == "unavailable"
     assert "broker" in resp.get_json()["error"]["message"]
-    assert resp.get_json()["checks"] == {"database": True, "broker": False}
+    assert resp.get_json()["checks"] == {"database": True, "broker": False, "bridge": True}
 
 
 def test_metrics_is_prometheus_text(client: FlaskClient) -> None:

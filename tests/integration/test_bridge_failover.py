@@ -1,7 +1,8 @@
 """A bridge for every partition, always: `livecomments bridge` processes share the partitions
 through leases in PostgreSQL. The owner of a partition is SIGKILLed mid-stream and another takes
 it over; a third one joins and the partitions are rebalanced; every 202'd comment is stored once
-and delivered, each video's seq on live/ gapless and increasing."""
+and delivered, each video's seq on live/ gapless and increasing. And /readyz says whether a
+bridge holds every partition."""
 
 from __future__ import annotations
 
@@ -198,3 +199,21 @@ def test_a_sigkilled_owner_is_replaced_and_a_joining_bridge_gets_its_share(
     finally:
         engine.dispose()
 
+
+def test_readyz_says_whether_a_bridge_holds_every_partition(stack: Stack) -> None:
+    stack.broker()
+    stack.web()
+    api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
+
+    def readiness() -> requests.Response:
+        return requests.get(f"{api.base}/readyz", timeout=5)
+
+    eventually(lambda: readiness().json()["checks"].get("broker") is True, LIVENESS_S, "the web app never connected")
+    body = readiness().json()
+    assert body["checks"]["bridge"] is False and "bridge" in body["error"]["message"]  # no bridge runs
+    bridge = stack.bridge()
+    api.wait_ready(LIVENESS_S)
+    assert readiness().json()["checks"]["bridge"] is True
+    bridge.kill()
+    eventually(lambda: readiness().status_code == 503, LIVENESS_S, "still ready after the only bridge died")
+    assert readiness().json()["checks"] == {"database": True, "broker": True, "bridge": False}
