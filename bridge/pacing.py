@@ -6,7 +6,12 @@ EVENTS_INTERVAL_S (<= 20 messages/s per viewer). Its retained `recent` (+ ticker
 
 The bridge asks, in one publishing round (`begin()`), for each video with something to send,
 and tells what it sent; the Pacer keeps the earliest moment something left for later becomes
-due (`wake_at`), which bounds how long the bridge may wait for new messages."""
+due (`wake_at`), which bounds how long the bridge may wait for new messages.
+
+A video's times are kept only while one of its intervals runs: every FORGET_EVERY_S, and at once
+when the table passes `held` videos, the others are dropped (for them the answers are those for
+a video never seen). So the table holds the videos published in the last FORGET_EVERY_S, and
+past `held` only those published in the last RETAINED_INTERVAL_S."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ EVENTS_INTERVAL_S = 0.05  # one event batch per video per 50 ms at most: <= 20 m
 RETAINED_INTERVAL_S = 0.25  # recent/ticker and reactions are republished at most every 250 ms
 RETRY_S = 0.1  # the bus did not take a message (its queue is full): try again this soon
 FORGET_EVERY_S = 10.0  # how often the times of idle videos are dropped
+HELD = 10_000  # past this many videos' times, the idle ones are dropped at once
 
 NEVER = float("-inf")
 LATER = float("inf")
@@ -32,8 +38,10 @@ class _Sent:
 
 class Pacer:
     def __init__(self, clock: Callable[[], float], events_interval: float = EVENTS_INTERVAL_S,
-                 retained_interval: float = RETAINED_INTERVAL_S) -> None:
+                 retained_interval: float = RETAINED_INTERVAL_S, held: int = HELD) -> None:
         self._clock = clock
+        self.held = held
+        self._forget_above = held  # more only while over `held` videos are within an interval
         self.events_interval = events_interval
         self.retained_interval = retained_interval
         self._sent: dict[str, _Sent] = {}
@@ -80,7 +88,7 @@ class Pacer:
         return True
 
     def events_sent(self, video_id: str, now: float) -> None:
-        self._entry(video_id).events = now
+        self._entry(video_id, now).events = now
 
     # -- retained views ---------------------------------------------------------------
 
@@ -103,7 +111,7 @@ class Pacer:
 
     def retained_sent(self, video_id: str, now: float, *, recent: bool, reactions: bool) -> None:
         if recent or reactions:
-            sent = self._entry(video_id)
+            sent = self._entry(video_id, now)
             if recent:
                 sent.recent = now
             if reactions:
@@ -119,10 +127,13 @@ class Pacer:
         idle = [v for v, s in self._sent.items() if now - max(s.events, s.recent, s.reactions) >= longest]
         for video_id in idle:
             del self._sent[video_id]
+        self._forget_above = max(self.held, len(self._sent) + self.held // 8)  # no scan per new video
         return len(idle)
 
-    def _entry(self, video_id: str) -> _Sent:
+    def _entry(self, video_id: str, now: float) -> _Sent:
         sent = self._sent.get(video_id)
         if sent is None:
+            if len(self._sent) >= self._forget_above:
+                self.forget_idle(now)
             sent = self._sent[video_id] = _Sent()
         return sent

@@ -39,6 +39,7 @@ from bridge.committer import Committer, Job
 from bridge.deps import BridgeDeps, LeaseLost
 from bridge.dirty import DirtyVideos, Flags
 from bridge.inbox import Inbox, Received
+from bridge.lru import LruDict
 from bridge.pacing import Pacer
 from bridge.queries import (
     add_live_reactions,
@@ -97,15 +98,16 @@ class Bridge:
         self._pending_received: list[Received] = []  # gathered while the committer works on a batch
         self._pending = Inbox()  # and decoded
         self._screened: dict[str, Screened] = {}  # and their texts screened (bridge.apply.prescreen)
-        self._terms: dict[str, TermMatcher] = {}  # each video's blocked terms as its last transaction found them
+        # each video's blocked terms as its last transaction found them (a video left out is screened in its next one)
+        self._terms: LruDict[str, TermMatcher] = LruDict(settings.bridge_videos_held)
         self._committer = Committer(self._commit, self._wake)  # started in run()
         self._generation = 0
         self._resync = threading.Event()
         self._subscribed = False  # the ingest subscription is back: the bus has resent what was in flight
-        self._streams = Streams()
+        self._streams = Streams(settings.bridge_videos_held)
         self._pubacks: deque[tuple[int, float]] = deque()  # (mid, when), from the bus's thread
-        self._pacer = Pacer(self._monotonic)
-        self._windows = RecentWindows(settings.recent_size, self._monotonic)
+        self._pacer = Pacer(self._monotonic, held=settings.bridge_videos_held)
+        self._windows = RecentWindows(settings.recent_size, self._monotonic, held=settings.bridge_windows_held)
         self._dirty = DirtyVideos()
         self._last_sweep = float("-inf")
         self._last_scan = float("-inf")
@@ -314,7 +316,7 @@ class Bridge:
         lag = self.metrics.ingest_lag
         for sub in inbox.submissions:
             lag.observe(max(0, now - sub.ts) / 1000)
-        self._terms.update(result.terms)
+        self._terms.put_all(result.terms)
         self._take_events(result)
         self._windows.take(result.approved, result.reply_counts)
         self._dirty.mark(result.videos, recent=True)
@@ -458,12 +460,14 @@ class Bridge:
     def _scan_outbox(self, force: bool = False) -> None:
         """Now and then, find events in the outbox this process does not hold: others appended them
         and their nudge never came, or a bridge before this one left them unconfirmed. (At the same
-        cadence, the recent windows of videos no longer in use are dropped.)"""
+        cadence, the recent windows of videos no longer in use are dropped, and the last seqs held
+        brought back within their bound once the videos over it are idle.)"""
         now = self._monotonic()
         if not force and now - self._last_scan < SWEEP_INTERVAL_S:
             return
         self._last_scan = now
         self._windows.forget_idle(now)
+        self._streams.trim()
         with self._reads() as session:
             heads = unpublished_heads(session)
         known = self._streams.known

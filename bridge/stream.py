@@ -6,6 +6,13 @@ published only once the broker has confirmed the message that carried it, so wha
 a crash leaves unconfirmed is found there by the next bridge and published again, in
 seq order. Within one process the events are encoded once (the bytes stored in the
 outbox row are the bytes sent) and published straight from here.
+
+`known` holds at most `held` videos (VIDEOS_HELD by default, Settings.bridge_videos_held): past
+it, the videos whose events went out longest ago, and of which nothing is queued, in flight or
+confirmed but not yet marked, are forgotten. Forgetting one is what a new process does: the
+next batch of that video (bridge.apply's `known`) or the next outbox scan reads its unpublished
+events from the database, which are none, so its seq goes on from the database's last_seq
+without a gap or a duplicate.
 """
 
 from __future__ import annotations
@@ -17,10 +24,14 @@ from dataclasses import dataclass
 import orjson
 
 from bridge.apply import Event
+from livecomments.config import BRIDGE_VIDEOS_HELD
 
 log = logging.getLogger("livecomments.bridge")
 
 MAX_EVENTS_PER_MESSAGE = 1000
+# Videos whose last seq is held (about 200 bytes each): beyond, the least recently published are
+# forgotten, an eighth of the table at a time (a forgotten video costs one indexed query later).
+VIDEOS_HELD = BRIDGE_VIDEOS_HELD
 
 
 def encode_raw_batch(video_id: str, payloads: Sequence[bytes]) -> bytes:
@@ -40,8 +51,14 @@ class InFlight:
 class Streams:
     """Per video: the last seq held (`known`) and the events not yet handed to the client."""
 
-    def __init__(self) -> None:
-        self.known: dict[str, int] = {}  # video -> the highest seq whose event this process holds or sent
+    def __init__(self, held: int = VIDEOS_HELD) -> None:
+        if held < 1:
+            raise ValueError("held must be at least 1")
+        self.held = held
+        self._trim_above = held  # past this, trim(); more only while too many videos are busy to go
+        # video -> the highest seq whose event this process holds or sent; in the order their
+        # events last came (the least recent first)
+        self.known: dict[str, int] = {}
         self.queued: dict[str, list[Event]] = {}  # video -> events not yet published, in seq order
         self.inflight: dict[int, InFlight] = {}  # mid -> what the message carried
         self.confirmed: list[InFlight] = []  # PUBACKed, to be marked published in the database
@@ -61,9 +78,35 @@ class Streams:
             queue.append((seq, payload))
             known = seq
             added += 1
-        if known is not None:
-            self.known[video_id] = known
+        if added and known is not None:
+            held = self.known
+            fresh = held.pop(video_id, None) is None  # and put back: the most recent last
+            held[video_id] = known
+            if fresh and len(held) > self._trim_above:
+                self.trim()
         return added
+
+    def trim(self) -> int:
+        """Over `held` videos: forget the least recent until the table holds 7/8 of `held`, all but
+        those with events queued, in flight or confirmed and not yet marked published (the bridge
+        calls it again at its upkeep's cadence, for when they are done). Returns how many went."""
+        if len(self.known) <= self.held:
+            return 0
+        excess = len(self.known) - (self.held - self.held // 8)
+        busy = set(self.queued)
+        busy.update(f.video_id for f in self.inflight.values())
+        busy.update(c.video_id for c in self.confirmed)
+        gone = []
+        for video_id in self.known:
+            if video_id not in busy:
+                gone.append(video_id)
+                if len(gone) == excess:
+                    break
+        for video_id in gone:
+            del self.known[video_id]
+        # if busy videos kept it over `keep`, the next try waits for another eighth: no scan per new video
+        self._trim_above = max(self.held, len(self.known) + self.held // 8)
+        return len(gone)
 
     def forget(self, video_id: str) -> None:
         """Drop what is held for a video (its database went back in time): rebuilt from the outbox."""

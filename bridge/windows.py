@@ -3,7 +3,9 @@ comments its retained `recent` carries, kept current from each commit's approved
 
 A window is a copy of what the database holds, loaded on first use; dropping one costs only
 the query that loads it again. So the windows of videos not published for IDLE_S are dropped
-(`forget_idle`), and the table holds only the videos in use."""
+(`forget_idle`), and at most `held` are kept (WINDOWS_HELD by default,
+Settings.bridge_windows_held): loading one more drops the least recently used. The table holds
+only the videos in use, and never more than `held` of them."""
 
 from __future__ import annotations
 
@@ -11,41 +13,67 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bridge.recent import RecentWindow
+from livecomments.config import BRIDGE_WINDOWS_HELD
 
 IDLE_S = 60.0
+# Windows kept at most: up to recent_size (50) comments of ~1 KB each, so ~50 MB when all are full.
+WINDOWS_HELD = BRIDGE_WINDOWS_HELD
 
 
 class RecentWindows:
-    def __init__(self, size: int, clock: Callable[[], float], idle_s: float = IDLE_S) -> None:
+    def __init__(self, size: int, clock: Callable[[], float], idle_s: float = IDLE_S,
+                 held: int = WINDOWS_HELD) -> None:
+        if held < 1:
+            raise ValueError("held must be at least 1")
         self.size = size
+        self.held = held
         self._clock = clock
         self._idle_s = idle_s
         self._windows: dict[str, RecentWindow] = {}
-        self._used: dict[str, float] = {}  # video -> when its window was last read
+        self._used: dict[str, float] = {}  # video -> when its window was last read, the least recent first
 
     def get(self, video_id: str) -> RecentWindow | None:
         """The video's window, if one is loaded."""
         window = self._windows.get(video_id)
         if window is not None:
-            self._used[video_id] = self._clock()
+            self._touch(video_id)
         return window
 
     def load(self, video_id: str, comments: Iterable[Mapping[str, Any]]) -> RecentWindow:
-        """A window for the video from its last `size` approved comments (oldest first)."""
+        """A window for the video from its last `size` approved comments (oldest first); past
+        `held` windows, the least recently used one is dropped."""
         window = self._windows[video_id] = RecentWindow(self.size, comments)
-        self._used[video_id] = self._clock()
+        self._touch(video_id)
+        while len(self._windows) > self.held:
+            self.drop(next(iter(self._used)))
         return window
+
+    def _touch(self, video_id: str) -> None:
+        used = self._used
+        used.pop(video_id, None)  # and put back: the most recent last
+        used[video_id] = self._clock()
 
     def take(self, approved: Iterable[Mapping[str, Any]], reply_counts: Mapping[str, int]) -> None:
         """A commit's approved comments (in seq order per video) and its parents' reply counts.
-        A video without a window is skipped: its window is loaded, with them, when first used."""
+        A video without a window is skipped: its window is loaded, with them, when first used.
+        A parent is looked for in the window of the video of its approved reply (a parent whose
+        reply is not among `approved`, in every window)."""
         windows = self._windows
+        video_of: dict[str, str] = {}
         for comment in approved:
-            window = windows.get(comment["video_id"])
+            video_id = comment["video_id"]
+            window = windows.get(video_id)
             if window is not None:
                 window.add(comment)
+            parent_id = comment.get("parent_id")
+            if parent_id is not None:
+                video_of[parent_id] = video_id
         for parent_id, count in reply_counts.items():
-            for window in windows.values():
+            video_id = video_of.get(parent_id)
+            if video_id is None:
+                for window in windows.values():
+                    window.bump_replies(parent_id, count)
+            elif (window := windows.get(video_id)) is not None:
                 window.bump_replies(parent_id, count)
 
     def drop(self, video_id: str) -> None:
@@ -58,8 +86,12 @@ class RecentWindows:
         self._used.clear()
 
     def forget_idle(self, now: float) -> int:
-        """Drop the windows not read for IDLE_S; returns how many went."""
-        idle = [v for v, at in self._used.items() if now - at >= self._idle_s]
+        """Drop the windows not read for IDLE_S (the least recently read come first); returns how many went."""
+        idle = []
+        for video_id, at in self._used.items():
+            if now - at < self._idle_s:
+                break
+            idle.append(video_id)
         for video_id in idle:
             self.drop(video_id)
         return len(idle)

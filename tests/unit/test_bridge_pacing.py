@@ -135,3 +135,25 @@ def test_begin_forgets_idle_videos_now_and_then(clock: FakeClock) -> None:
     clock.advance(FORGET_EVERY_S)
     pacer.begin()
     assert len(pacer) == 0
+
+
+def test_past_held_videos_the_idle_ones_go_at_once(clock: FakeClock) -> None:
+    pacer = Pacer(clock, held=5)
+    for i in range(40):  # 40 videos, 8 times the bound, one after another
+        clock.advance(RETAINED_INTERVAL_S)
+        now = pacer.begin()
+        pacer.events_sent(f"v{i}", now)
+        pacer.retained_sent(f"v{i}", now, recent=True, reactions=True)
+        assert len(pacer) <= 5
+    assert not pacer.events_due("v39", pacer.begin())  # the last one's interval still runs: kept
+
+
+def test_videos_within_an_interval_are_kept_past_held(clock: FakeClock) -> None:
+    pacer = Pacer(clock, held=2)
+    now = pacer.begin()
+    for i in range(6):  # all at once: every one of them is being paced
+        pacer.events_sent(f"v{i}", now)
+    assert len(pacer) == 6
+    clock.advance(0.01)
+    now = pacer.begin()
+    assert not any(pacer.events_due(f"v{i}", now) for i in range(6))  # the bound never lets one go early

@@ -64,3 +64,36 @@ def test_drop_and_clear_make_the_next_use_load_again() -> None:
     assert windows.get("v1") is None and windows.get("v2") is not None
     windows.clear()
     assert len(windows) == 0 and windows.forget_idle(10_000.0) == 0
+
+
+def test_at_most_held_windows_are_kept_the_least_recently_used_go() -> None:
+    clock = FakeClock()
+    windows = RecentWindows(5, clock, held=3)
+    for i in range(10):  # 10 videos, 3.3 times the bound
+        clock.now += 1
+        windows.load(f"v{i}", [comment(i, video=f"v{i}")])
+        assert windows.get("v0") is not None or i >= 3  # read each time: v0 stays in use
+        assert len(windows) <= 3
+    assert "v0" in windows and "v9" in windows and "v1" not in windows
+
+
+def test_a_dropped_window_is_loaded_again_with_what_the_database_holds() -> None:
+    windows = RecentWindows(5, FakeClock(), held=1)
+    windows.load("v1", [comment(1)])
+    windows.load("v2", [comment(2, video="v2")])  # v1 goes
+    windows.take([comment(3)], {})  # v1 has no window: skipped
+    assert windows.get("v1") is None
+    again = windows.load("v1", [comment(1), comment(3)])  # what bridge.service reads from the database
+    assert [c["id"] for c in again.comments()] == ["c1", "c3"] and "v2" not in windows
+
+
+def test_a_reply_bumps_its_parent_in_the_window_of_its_own_video_only() -> None:
+    windows = RecentWindows(5, FakeClock())
+    windows.load("v1", [comment(1)])
+    windows.load("v2", [comment(1, video="v2")])  # the same id elsewhere: never looked at
+    reply = {**comment(2), "parent_id": "c1"}
+    windows.take([reply], {"c1": 1})
+    v1, v2 = windows.get("v1"), windows.get("v2")
+    assert v1 is not None and v2 is not None
+    assert [c["reply_count"] for c in v1.comments()] == [1, 0]
+    assert [c["reply_count"] for c in v2.comments()] == [0]
