@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,17 +71,35 @@ def admit(posts: tuple[int, ...], limits: Limits, now_ms: int) -> tuple[Allowanc
 
 
 class MemoryRateLimiter:
-    """In-process store: only for a single process."""
+    """In-process store: only for a single process.
+
+    A key is kept while it can still refuse a post: until max(window, slow mode) after its last
+    post, under the limits it was last checked with (as RedisRateLimiter's PEXPIRE). The keys are
+    in the order of their last post, and each hit drops up to two keys at the front whose time
+    has passed, so the table holds about the users who posted in the last window, never every
+    user who ever posted, for no more than O(1) work per post."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._posts: dict[str, tuple[int, ...]] = {}
+        # key -> (when it stops mattering, in ms; its posts still in the window); the oldest hit first
+        self._posts: OrderedDict[str, tuple[int, tuple[int, ...]]] = OrderedDict()
 
     def hit(self, key: str, limits: Limits, now_ms: int) -> Allowance:
         with self._lock:
-            allowance, kept = admit(self._posts.get(key, ()), limits, now_ms)
+            posts = self._posts
+            _until, earlier = posts.pop(key, (0, ()))
+            allowance, kept = admit(earlier, limits, now_ms)
             if kept:
-                self._posts[key] = kept
-            else:
-                self._posts.pop(key, None)
+                posts[key] = (kept[-1] + max(limits.window_ms, limits.slow_ms), kept)
+            for _ in range(2):
+                if not posts:
+                    break
+                oldest = next(iter(posts))
+                if posts[oldest][0] > now_ms:
+                    break
+                del posts[oldest]
             return allowance
+
+    def __len__(self) -> int:
+        """How many keys are held."""
+        return len(self._posts)

@@ -85,3 +85,24 @@ def test_admit_is_pure_and_returns_the_state_to_keep(
     before = tuple(posts)
     assert admit(posts, limits, now) == (allowance, kept)
     assert posts == before
+
+
+def test_the_in_process_table_holds_only_the_users_of_the_last_window() -> None:
+    """10,000 users post once each, a second apart in tens: a key goes once it can refuse no post."""
+    limiter = MemoryRateLimiter()
+    limits = Limits(limit=20, window_ms=30_000, slow_ms=5_000)
+    for i in range(10_000):
+        assert limiter.hit(f"u{i}:v{i % 97}", limits, i * 100).allowed
+        assert len(limiter) <= 302  # the posts of the last 30 s (300 users), and at most two late to go
+    assert not limiter.hit("u9999:v8", limits, 999_950).allowed  # a key still in its slow mode is held
+
+
+def test_a_key_that_went_starts_over_as_a_new_one() -> None:
+    limiter = MemoryRateLimiter()
+    limits = Limits(limit=1, window_ms=1000)
+    assert limiter.hit("u", limits, 0).allowed
+    assert not limiter.hit("u", limits, 999).allowed
+    for t in range(1000, 1010):  # others post after u's window: u's key goes
+        limiter.hit(f"other{t}", limits, t)
+    assert len(limiter) <= 10
+    assert limiter.hit("u", limits, 1010).allowed
