@@ -51,6 +51,13 @@ from livecomments.config import Settings
 log = logging.getLogger(__name__)
 
 WS_PATH = "/mqtt"
+# The WebSocket listener's limits (the websockets library's): a message may hold one whole packet
+# the TCP listener accepts (max_packet_size after a fixed header of at most 5 bytes); a bigger one,
+# or a frame announcing more, closes the connection (1009) before its body is buffered. At most
+# WS_MAX_QUEUE messages wait for amqtt before the connection is read no more (TCP pushes back):
+# what one connection can make the broker hold is about (WS_MAX_QUEUE + 2) x max_size, 17 MB.
+MQTT_FIXED_HEADER_MAX = 5
+WS_MAX_QUEUE = 4
 TCP_LISTENER = "default"  # amqtt requires a listener named "default"
 WS_LISTENER = "ws"
 AUTH_PLUGIN = "broker.plugins.AuthPlugin"
@@ -221,9 +228,10 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
     async def _create_server_instance(
         self, listener_name: str, listener_type: Any, address: str | None, port: int, ssl_context: Any
     ) -> Any:
-        """As amqtt's, but without WebSocket-level pings: MQTT's keepalive already watches the
+        """As amqtt's, but without WebSocket-level pings (MQTT's keepalive already watches the
         connection, and paho 2.2 answers a server ping with an unmasked frame, so websockets
-        closed every paho WebSocket client after its first ping (20 s)."""
+        closed every paho WebSocket client after its first ping, 20 s), and with the message
+        size and queue bounded (WS_MAX_QUEUE) instead of websockets' defaults (1 MiB, 16)."""
         if listener_type != ListenerType.WS:
             return await super()._create_server_instance(listener_name, listener_type, address, port, ssl_context)
         return await websockets.asyncio.server.serve(
@@ -233,6 +241,8 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
             ssl=ssl_context,
             subprotocols=[Subprotocol("mqtt")],
             ping_interval=None,
+            max_size=self.max_packet_size + MQTT_FIXED_HEADER_MAX,
+            max_queue=WS_MAX_QUEUE,
         )
 
     async def stream_connected(
