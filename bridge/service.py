@@ -68,6 +68,10 @@ log = logging.getLogger("livecomments.bridge")
 SWEEP_INTERVAL_S = 1.0
 DB_RETRY_S = 0.5  # the database was unavailable: the next try waits this long
 START_TIMEOUT_S = 60.0
+# Videos whose blocked terms' matcher is kept for screening outside the transaction: a matcher takes
+# ~7 KB for one term and ~1 MB for 200, so no more than moderation.screen keeps built (256); a video
+# left out is screened inside its transaction, with the matcher its lock reads.
+TERMS_HELD = 256
 
 
 class Bridge:
@@ -99,7 +103,7 @@ class Bridge:
         self._pending = Inbox()  # and decoded
         self._screened: dict[str, Screened] = {}  # and their texts screened (bridge.apply.prescreen)
         # each video's blocked terms as its last transaction found them (a video left out is screened in its next one)
-        self._terms: LruDict[str, TermMatcher] = LruDict(settings.bridge_videos_held)
+        self._terms: LruDict[str, TermMatcher] = LruDict(min(TERMS_HELD, settings.bridge_videos_held))
         self._committer = Committer(self._commit, self._wake)  # started in run()
         self._generation = 0
         self._resync = threading.Event()
