@@ -53,6 +53,7 @@ from bridge.queries import (
     video_state_of,
 )
 from bridge.recent import RecentWindow
+from bridge.sample_feed import SampleFeeds
 from bridge.stream import InFlight, Streams, encode_raw_batch
 from bridge.windows import RecentWindows
 from infra.db import read_only
@@ -113,6 +114,8 @@ class Bridge:
         self._pacer = Pacer(self._monotonic, held=settings.bridge_videos_held)
         self._windows = RecentWindows(settings.recent_size, self._monotonic, held=settings.bridge_windows_held)
         self._dirty = DirtyVideos()
+        self._samples = SampleFeeds(settings.sample_per_s, self.topics, self._wall_ms,  # live/videos/{v}/sample
+                                    max_videos=settings.bridge_videos_held)
         self._last_sweep = float("-inf")
         self._last_scan = float("-inf")
         self.ready = threading.Event()  # the loop has run one round
@@ -244,6 +247,8 @@ class Bridge:
             self._publish()
         else:
             self._pacer.idle()
+        if self._samples:  # left-out counts waiting go out on their own; idle videos' samplers go
+            self._samples.tick(self._monotonic(), self._bus.publish if self._bus and self._connected() else None)
         self.ready.set()
 
     def _gather(self, timeout: float) -> None:
@@ -575,6 +580,7 @@ class Bridge:
                 streams.put_back(video_id, events)
                 return False
             streams.sent(info.mid, video_id, events, time.perf_counter())
+            self._samples.batch(video_id, events, now, publish)
             sent = True
         if sent:
             self._pacer.events_sent(video_id, now)

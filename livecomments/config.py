@@ -61,6 +61,7 @@ class Settings:
     live_prefix: str = "live/"
     ingest_prefix: str = "ingest/"
     recent_size: int = 50
+    sample_per_s: int = 5  # comments a second at most on each video's sampled feed (live/videos/{v}/sample)
     sweep_after_s: float = 2.0  # a pending comment older than this is re-driven by the bridge
     dev: bool = False  # development conveniences (e.g. the page's dev sign-in)
     # Broker WebSocket URLs handed to browsers, comma-separated, tried in order with failover;
@@ -100,6 +101,8 @@ class Settings:
         if self.bridge_videos_held < 1 or self.bridge_windows_held < 1:
             raise ConfigError("bridge_videos_held and bridge_windows_held must be at least 1")
         if self.mqtt_url is not None and urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp"):
+        if not 1 <= self.sample_per_s <= 1000:
+            raise ConfigError(f"sample_per_s must be between 1 and 1000, got {self.sample_per_s}")
             raise ConfigError("mqtt_url must look like mqtt://[user:password@]host:port")
         Topics(self.live_prefix, self.ingest_prefix)  # validates the prefixes
         _ = self.partition  # validates bridge_partition

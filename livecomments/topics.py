@@ -41,6 +41,10 @@ class Topics:
     def ticker(self, video_id: str) -> str:
         return self._live(video_id, "ticker")
 
+    def sample(self, video_id: str) -> str:
+        """The sampled feed: the comments topic's events, at most `sample_per_s` comments a second."""
+        return self._live(video_id, "sample")
+
     def ingest_comments(self, video_id: str) -> str:
         return f"{self.ingest_prefix}videos/{check_id('video_id', video_id)}/comments"
 
