@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from infra.audience import audience_of
 from infra.reads import reaction_totals
 from livecomments.models import Comment, CommentStatus, LiveEvent, Video, VideoReaction
 from livecomments.wire import Submission, comment_view, video_state
@@ -129,4 +130,5 @@ def video_state_of(session: Session, video_id: str) -> dict[str, Any] | None:
         return None
     pinned = session.get(Comment, video.pinned_comment_id) if video.pinned_comment_id else None
     pinned_view = comment_view(pinned) if pinned is not None and pinned.status == CommentStatus.APPROVED else None
-    return video_state(video.status, video.chat, video.slow_mode_s, video.hold_for_review, 0, pinned_view)
+    viewers, peak = audience_of(session, video_id)
+    return video_state(video.status, video.chat, video.slow_mode_s, video.hold_for_review, viewers, pinned_view, peak)

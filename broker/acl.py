@@ -9,6 +9,16 @@ every topic that is not well formed for its action.
 - services (the web app and other producers): publish under ingest/, subscribe to and
   receive live/.
 
+presence/ (`livecomments.presence`) has rules of its own, checked before the zones, whatever
+the prefixes: a connection may publish on `presence/videos/{v}/{client_id}` only where
+{client_id} is its own MQTT client id (`client_id`; whatever its role, as Mosquitto's `%c` pattern),
+and only the bridge (the service that counts the announcements) may subscribe to or receive
+anything under presence/; it may also publish there (on Mosquitto it clears a retained
+announcement it was sent), and publish the nudge `ingest/videos/{v}/changes` that tells the
+owner of a video that its audience changed. What an announcement may carry (QoS 0, not
+retained, at most 64 bytes) is `presence.is_announcement`, which the embedded broker applies
+to the message (`broker.embedded`).
+
 "Under a prefix" means the topic (or filter) starts with the prefix literally and has
 at least one more character, so `live/#` and `live/videos/+/comments` are confined to
 `live/`, while `#`, `+/videos/#` and `$SYS/#` are not.
@@ -20,6 +30,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE
+from livecomments import presence
 from livecomments.topics import Topics
 
 PUBLISH = "publish"
@@ -40,12 +51,32 @@ _GRANTS: Mapping[str | None, Mapping[str, frozenset[Zone]]] = {
 }
 
 
-def is_allowed(role: str | None, action: str, topic: str, topics: Topics) -> bool:
-    """Whether a client of `role` (None: anonymous) may `action` the topic (a filter for subscribe)."""
-    zones = _GRANTS.get(role, {}).get(str(action), frozenset())
-    if not zones or not is_well_formed(str(action), topic):
+def is_allowed(role: str | None, action: str, topic: str, topics: Topics, client_id: str | None = None) -> bool:
+    """Whether a client of `role` (None: anonymous) may `action` the topic (a filter for subscribe);
+    `client_id`: the connection's MQTT client id (it decides who may announce where)."""
+    action = str(action)
+    known = _GRANTS.get(role)
+    if known is None or action not in ACTIONS or not is_well_formed(action, topic):
         return False
+    if presence.is_presence_topic(topic):
+        return _presence_allowed(role, action, topic, client_id)
+    if role == ROLE_BRIDGE and action == PUBLISH and _is_change_nudge(topic, topics):
+        return True
+    zones = known.get(action, frozenset())
     return any(_is_under(topic, _prefix(zone, topics)) for zone in zones)
+
+
+def _presence_allowed(role: str | None, action: str, topic: str, client_id: str | None) -> bool:
+    # A name or filter under presence/; filters that reach it from above (`#`, `+/…`) are not
+    # confined to any prefix, and the zones deny them to everyone.
+    if role == ROLE_BRIDGE:  # the counting service: anything confined to presence/
+        return len(topic) > len(presence.PRESENCE_PREFIX) and presence.is_presence_topic(topic)
+    return action == PUBLISH and presence.may_announce(client_id, topic)
+
+
+def _is_change_nudge(topic: str, topics: Topics) -> bool:
+    parsed = topics.parse_ingest(topic)
+    return parsed is not None and parsed[1] == "changes"
 
 
 def is_well_formed(action: str, topic: str) -> bool:

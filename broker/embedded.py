@@ -46,6 +46,7 @@ from broker.mosquitto.rlimit import raise_fd_limit
 from broker.mosquitto.sizing import Limits
 from broker.plugins import REFUSAL_KEY, TopicACLPlugin, principal_of
 from infra import credentials, ports
+from livecomments import presence
 from livecomments.config import Settings
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ class _SnapshotDict(dict[str, Any]):
 
 
 class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type information
-    """amqtt's broker, with five holes closed (and a faster topic check).
+    """amqtt's broker, with six holes closed (and a faster topic check).
 
     - Packets are bounded: amqtt buffers a packet of any announced size (up to 256 MB); a
       `BoundedReader` on both listeners closes the connection when a fixed header announces
@@ -199,6 +200,8 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
     - Retained messages go only to sessions subscribed to a matching filter, and only
       if the session may receive the topic: on every connect amqtt replays the retained
       messages of every filter any client subscribed to, without asking the topic plugins.
+    - Only announcements reach presence/ (QoS 0, not retained, at most 64 bytes): amqtt's topic
+      plugins see the topic but not the message, so the message is checked here.
     - Clients that merely open a TCP connection (port probes) are not logged as errors
       (with `quiet_amqtt_logging`).
     - The subscription table is iterated over a snapshot: amqtt walks it while awaiting
@@ -224,6 +227,22 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
         if self._acl is not None:
             return self._acl.allows(session, topic, action)
         return bool(await super()._topic_filtering(session, topic, action))
+
+    async def _handle_message_delivery(
+        self, client_session: Session, handler: BrokerProtocolHandler, wait_deliver: asyncio.Future[Any]
+    ) -> bool:
+        """As amqtt's, but a message on presence/ that is no announcement (retained, QoS 1 or 2, over
+        64 bytes) is dropped: neither delivered nor retained (the bridge, which counts, excepted)."""
+        message = wait_deliver.result() if wait_deliver.done() and not wait_deliver.cancelled() else None
+        topic = getattr(message, "topic", None)
+        if message is not None and isinstance(topic, str) and presence.is_presence_topic(topic) \
+                and not _is_bridge(client_session):
+            packet = message.publish_packet
+            retain = bool(packet is not None and packet.retain_flag)
+            if not presence.is_announcement(int(message.qos or 0), retain, len(message.data or b"")):
+                log.debug("dropped a message on %r from %s: not an announcement", topic, client_session.client_id)
+                return True
+        return bool(await super()._handle_message_delivery(client_session, handler, wait_deliver))
 
     async def _create_server_instance(
         self, listener_name: str, listener_type: Any, address: str | None, port: int, ssl_context: Any
@@ -335,6 +354,11 @@ class LiveBroker(Broker):  # type: ignore[misc]  # amqtt ships no type informati
 
     def _is_subscribed(self, session: Session, topic_filter: str) -> bool:
         return any(s.client_id == session.client_id for s, _qos in self._subscriptions.get(topic_filter, ()))
+
+
+def _is_bridge(session: Session) -> bool:
+    principal = principal_of(session)
+    return principal is not None and principal.role == credentials.ROLE_BRIDGE
 
 
 async def _refuse(writer: WriterAdapter) -> None:

@@ -3,8 +3,10 @@
 `AuthPlugin` decides who a client is from its CONNECT (no username: anonymous; a known
 account with its password: that account's role; anything else: refused) and keeps the
 answer on the session as a `Principal`. `TopicACLPlugin` asks `acl.is_allowed` for
-every publish, subscribe and delivery, using that principal; a session without one is
-denied everything.
+every publish, subscribe and delivery, using that principal and the session's client id (a
+viewer announces itself only on the presence topic of its own id); a session without one is
+denied everything. What a presence message may carry is checked on the message itself, by
+`broker.embedded.LiveBroker`.
 
 amqtt's own TopicAccessControlListPlugin is not used: an empty publish list allows
 every publish there.
@@ -27,6 +29,7 @@ from amqtt.session import Session
 
 from broker import acl
 from infra.credentials import ROLE_BRIDGE, ROLE_SERVICE, verify_password
+from livecomments import presence
 from livecomments.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -179,7 +182,9 @@ class AuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type i
         if not session.will_flag:
             return True
         topic = session.will_topic or ""
-        return acl.is_allowed(principal.role, acl.PUBLISH, topic, self._topics)
+        if presence.is_presence_topic(topic):  # a will is no announcement (and comes when it has gone)
+            return False
+        return acl.is_allowed(principal.role, acl.PUBLISH, topic, self._topics, session.client_id)
 
 
 class TopicACLPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt ships no type information
@@ -204,7 +209,8 @@ class TopicACLPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt ships no t
         principal = principal_of(session)
         if principal is None or topic is None or action is None:
             return False
-        allowed = acl.is_allowed(principal.role, str(action), topic, self._topics)
+        client_id = session.client_id if session is not None else None
+        allowed = acl.is_allowed(principal.role, str(action), topic, self._topics, client_id)
         if not allowed and str(action) != acl.RECEIVE:
             log.debug("denied %s on %r to %s", action, topic, principal.account or "anonymous")
         return allowed

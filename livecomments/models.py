@@ -206,3 +206,18 @@ class BridgeInstance(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     partition_count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[int] = mapped_column(BigInteger)  # ms, on the database's clock
+
+
+class VideoAudience(Base):
+    """Who is watching a video (docs/contract.md, "Who is watching"): `viewers` as the bridge's
+    presence counter last found it, the highest so far, and when it was written (ms). One row per
+    video that ever had an announcement, written at most every 5 s and only when it changed
+    (bridge.presence), read for `state` and GET /api/videos/{v} (infra.audience). A table of its
+    own, so that these writes never wait for, nor hold, a lock on the video's row."""
+
+    __tablename__ = "video_audience"
+
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id"), primary_key=True)
+    viewers: Mapped[int] = mapped_column(Integer, default=0)
+    peak_viewers: Mapped[int] = mapped_column(Integer, default=0)
+    updated_ts: Mapped[int] = mapped_column(BigInteger)

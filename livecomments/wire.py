@@ -218,14 +218,17 @@ def video_state(
     hold_for_review: bool,
     viewers: int = 0,
     pinned: Mapping[str, Any] | None = None,
+    peak_viewers: int = 0,
 ) -> dict[str, Any]:
-    """The chat state: the retained `state` topic's payload and part of GET /api/videos/{v}."""
+    """The chat state: the retained `state` topic's payload and part of GET /api/videos/{v}.
+    `viewers`, `peak_viewers`: who is watching (livecomments.presence), as last counted."""
     return {
         "status": status,
         "chat": chat,
         "slow_mode_s": slow_mode_s,
         "hold_for_review": hold_for_review,
         "viewers": viewers,
+        "peak_viewers": peak_viewers,
         "pinned": dict(pinned) if pinned is not None else None,
     }
 

@@ -10,6 +10,10 @@ Two threads, no shared paho calls between them:
 The ordering, de-duplication and gap rules live in `viewer.sequencer`; the reconnect
 schedule in `viewer.backoff`. This module is only the glue.
 
+Each connection announces itself (`presence/videos/{v}/{its client id}`) once subscribed and then
+every 30 s ± 5 s, and `viewers` keeps the count the video's `state` last gave (`announce=False`:
+a silent client, not counted).
+
 Each connection takes the retained `recent` snapshot, keeps the topic for RECENT_GRACE_S more (a
 fresher one may follow: the retained one can be a republish interval old), and unsubscribes from
 it (the bridge republishes it after every batch; docs/client.md, "Which topics to stay on", says why).
@@ -36,6 +40,7 @@ from urllib.request import Request, urlopen
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from livecomments.presence import next_announcement_in, presence_topic
 from livecomments.topics import Topics
 from livecomments.validation import check_id
 from viewer.backoff import Backoff, Random, ReconnectPlan
@@ -121,6 +126,7 @@ class Stats:
     from_history: int = 0  # events emitted from history (gap repair)
     emitted: int = 0
     recent_messages: int = 0  # `recent` snapshots received: those of each connection's grace, and any in flight
+    announcements: int = 0  # presence announcements sent (each connection's first, then every 30 s ± 5 s)
 
 
 def set_nodelay(sock: Any) -> None:
@@ -189,6 +195,7 @@ class LiveClient:
         http_timeout: float = 10.0,
         recent_size: int = 50,
         rand: Random = random.random,
+        announce: bool = True,
     ) -> None:
         self.video_id = check_id("video_id", video_id)
         urls = [brokers] if isinstance(brokers, str) else list(brokers)
@@ -205,6 +212,10 @@ class LiveClient:
         self.gap_timeout = gap_timeout
         self.http_timeout = http_timeout
         self.recent_size = recent_size
+        self.announce = announce  # announce itself on presence/ (docs/client.md, "Who is watching")
+        self.viewers: int | None = None  # the video's `viewers`, as its last `state` said
+        self.peak_viewers: int | None = None
+        self._rand = rand
         self.stats = Stats()
         topics = Topics(live_prefix=live_prefix)
         self._topic_comments = topics.comments(video_id)
@@ -328,6 +339,9 @@ class LiveClient:
             until = state["recent_until"]
             if until is not None and time.monotonic() >= until:
                 self._leave_recent(client, state)  # the grace is over (or no `recent` came, and it was waited for)
+            announce_at = state.get("announce_at")
+            if announce_at is not None and time.monotonic() >= announce_at:
+                self._announce(client, state)
         if self._stopping.is_set():
             reason = "stopped"
         self._subscribed.clear()
@@ -383,6 +397,8 @@ class LiveClient:
                 state["subscribed_at"] = time.monotonic()
                 state["recent_until"] = recent_leave_at(state["subscribed_at"], self.seed_timeout)
             self._url = broker.url
+            if self.announce:
+                state["announce_at"] = time.monotonic()  # once subscribed, then every 30 s ± 5 s
             self._plan.succeeded()
             self.stats.connections += 1
             log.info("subscribed to video %s through %s", self.video_id, broker)
@@ -406,6 +422,16 @@ class LiveClient:
         client.on_subscribe = on_subscribe
         client.on_message = on_message
         return client
+
+    def _announce(self, client: paho.Client, state: dict[str, Any]) -> None:
+        """Say this connection watches the video: on presence/videos/{v}/{our client id}, QoS 0, not
+        retained, empty (network thread only); the next one 30 s ± 5 s later."""
+        client.publish(self._topic_presence(client), b"", qos=0, retain=False)
+        self.stats.announcements += 1
+        state["announce_at"] = time.monotonic() + next_announcement_in(self._rand)
+
+    def _topic_presence(self, client: paho.Client) -> str:
+        return presence_topic(self.video_id, client._client_id.decode())
 
     def _leave_recent(self, client: paho.Client, state: dict[str, Any]) -> None:
         """Unsubscribe from `recent`, once per connection, when its grace is over (network thread only).
@@ -479,6 +505,11 @@ class LiveClient:
                 # The stream should get there by itself; if it has not in a moment, something was lost.
                 self._hint_at = time.monotonic() + 1.0
         elif topic == self._topic_state:
+            viewers, peak = doc.get("viewers"), doc.get("peak_viewers")
+            if isinstance(viewers, int) and not isinstance(viewers, bool):
+                self.viewers = viewers
+            if isinstance(peak, int) and not isinstance(peak, bool):
+                self.peak_viewers = peak
             self._deliver([Event(EventType.STATE, data=doc)])
         elif topic == self._topic_reactions:
             self._deliver([Event(EventType.REACTIONS, data=doc)])

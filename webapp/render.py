@@ -31,7 +31,8 @@ def may_see(c: Comment, who: Identity | None) -> bool:
     return who is not None and (who.user_id == c.user_id or who.is_moderator)
 
 
-def video_json(v: Video, pinned: Comment | None) -> dict[str, Any]:
+def video_json(v: Video, pinned: Comment | None, audience: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """`audience`: (viewers, peak_viewers), as infra.audience.audience_of reads them."""
     return {
         "id": v.id,
         "title": v.title,
@@ -42,7 +43,8 @@ def video_json(v: Video, pinned: Comment | None) -> dict[str, Any]:
             v.chat,
             v.slow_mode_s,
             v.hold_for_review,
-            viewers=0,  # not counted yet
+            viewers=audience[0],
             pinned=comment_view(pinned) if pinned is not None else None,
+            peak_viewers=audience[1],
         ),
     }

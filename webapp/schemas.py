@@ -160,7 +160,8 @@ class VideoOut(BaseModel):
     chat: Literal["open", "closed"]
     slow_mode_s: int
     hold_for_review: bool
-    viewers: int
+    viewers: int  # distinct client ids announced in the last 75 s (docs/contract.md, "Who is watching")
+    peak_viewers: int  # the highest `viewers` so far
     pinned: CommentOut | None
 
 

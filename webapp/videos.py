@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response
 from ulid import ULID
 
+from infra.audience import audience_of
 from livecomments.models import ChatState, Comment, CommentStatus, Video, VideoStatus
 from livecomments.validation import FieldError, check_id, clean_text
 from webapp import auth, store
 from webapp.apidoc import operation
 from webapp.errors import ApiError, not_found
-from webapp.extensions import app_state
+from webapp.extensions import app_state, db
 from webapp.jsonio import field_error, json_response, parse_body, path_id
 from webapp.render import video_json
 from webapp.schemas import MAX_TITLE_CODE_POINTS, NewVideo, VideoOut
@@ -74,4 +75,4 @@ def get_video(video_id: str) -> Response:
     video = store.get_video(path_id("video_id", video_id))
     if video is None:
         raise not_found(f"no video {video_id!r}")
-    return json_response(video_json(video, _pinned(video)))
+    return json_response(video_json(video, _pinned(video), audience_of(db.session, video.id)))

@@ -208,11 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, flush=True)
         return _run_service(broker, stop_on_signals(), started=True)
     if args.command == "bridge":
-        from wiring.bridge import build_bridge
+        from wiring.bridge_process import build_bridge_process
         from wiring.web import prepare_data
 
         prepare_data(settings)
-        return _run_service(build_bridge(settings), stop_on_signals())
+        return _run_service(build_bridge_process(settings), stop_on_signals())
     if args.command == "web":
         from wiring.web import serve_workers
 

@@ -182,7 +182,7 @@ def up_dev_mode(host: str, configured: bool | None, forced: bool) -> tuple[bool,
 
 def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Event, broker: str = "amqtt",
            force_dev: bool = False) -> int:
-    from wiring.bridge import build_bridge
+    from wiring.bridge_process import build_bridge_process
     from wiring.web import prepare_data
 
     settings = _choose_ports(settings, explicit)
@@ -200,7 +200,7 @@ def run_up(settings: Settings, explicit: Mapping[str, bool], stop: threading.Eve
     broker_service, broker_errors = _broker_service(settings, broker)
     start_errors: tuple[type[Exception], ...] = (*broker_errors, RuntimeError)
     parts: list[Callable[[], Service]] = [lambda: broker_service, lambda: WebProcess(settings),
-                                          lambda: build_bridge(settings)]
+                                          lambda: build_bridge_process(settings, mqtt5=broker == "mosquitto")]
     started: list[Service] = []
     try:
         for make in parts:

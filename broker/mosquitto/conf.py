@@ -17,6 +17,7 @@ from broker.mosquitto import syntax
 from broker.mosquitto.accounts import ACCOUNT_EDGE
 from broker.mosquitto.sizing import BRIDGE_EVENTS_PER_MESSAGE, EVENT_MAX_BYTES, Limits
 from livecomments.config import BRIDGE_BATCH_MAX, ConfigError
+from livecomments.presence import PRESENCE_PREFIX
 from livecomments.topics import Topics
 
 WS_PATH = "/mqtt"  # what clients use; Mosquitto 2.0.11 serves MQTT on any WebSocket path
@@ -100,7 +101,7 @@ acl_file $acl_file
 """)
 
 _CORE_LINK = Template("""
-# --- bridge to the core: $live_filter flows in, nothing flows out ----------------------
+# --- bridge to the core: $live_filter flows in, $presence_filter out, nothing else --------
 # Several addresses with round_robin false: the first is the main (active) core, the
 # others are tried in turn when it fails, and the main one again while on another.
 connection $connection
@@ -128,6 +129,10 @@ start_type automatic
 notifications true
 notifications_local_only true
 topic $live_filter in $qos
+# Viewers' announcements go to the core, where the bridge service counts them; QoS 0, as
+# they are published (each viewer repeats its own every 30 s). A retained one keeps its
+# retain flag, so the counter knows to ignore it (and clears the core's copy).
+topic $presence_filter out 0
 """)
 
 
@@ -241,5 +246,6 @@ def _render_core_link(link: CoreLink, topics: Topics) -> str:
         keepalive_interval=link.keepalive_interval,
         restart_timeout=f"{base} {cap}",
         live_filter=syntax.word(topics.live_filter),
+        presence_filter=syntax.word(f"{PRESENCE_PREFIX}#"),
         qos=link.qos,
     )

@@ -405,3 +405,30 @@ def test_the_broker_package_imports_nothing_above_it() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in ("wiring", "webapp")]
     assert offenders == []
+
+
+# --- presence/: a client announces only itself; only the bridge reads it -------------------
+
+
+@pytest.mark.parametrize("ws", [False, True])
+def test_presence_reaches_the_bridge_only_and_only_as_announcements(net: Net, ws: bool) -> None:
+    """On both listeners: an announcement for another client id, a retained one, a QoS 1 one and an
+    oversized one reach no one; a viewer's presence/# gets nothing; the bridge gets the real one."""
+    nosy = net.peer("viewer", ws=ws).expect_connected()
+    assert nosy.subscribe("presence/#", "presence/videos/+/+", "live/#") == [0x80, 0x80, 1]
+    spy = net.account("bridge")
+    assert spy.subscribe("presence/#") == [1]
+    me = net.peer("viewer", ws=ws, client_id="announcer-1").expect_connected()
+    own, other = "presence/videos/v1/announcer-1", "presence/videos/v1/somebody-else"
+    me.publish(other, b"forged", qos=0)
+    me.publish(own, b"retained", qos=0, retain=True)
+    me.publish(own, b"qos1", qos=1)
+    me.publish(own, b"x" * 65, qos=0)
+    me.publish(own, b"", qos=0)  # the one announcement: it comes after the others, in order
+    spy.wait_message(own, b"")
+    assert spy.payloads() == [b""]
+    marker(net, nosy)
+    assert not [m for m in nosy.messages if m.topic.startswith("presence/")]
+    late = net.account("bridge")  # nothing was retained
+    assert late.subscribe("presence/#") == [1]
+    assert not late.wait_for(lambda: bool(late.messages), QUIET)

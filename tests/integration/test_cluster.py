@@ -61,6 +61,7 @@ def test_generate_writes_one_directory_per_machine(tmp_path: Path) -> None:
                  "remote_clientid livecomments-edge-1", f"remote_username {mq.ACCOUNT_EDGE}",
                  f"remote_password {passwords[mq.ACCOUNT_EDGE]}", "try_private true", "cleansession true",
                  "restart_timeout 2 20", "notifications true", "notifications_local_only true", "topic live/# in 1",
+                 "topic presence/# out 0",
                  "listener 1883", "listener 8083", "protocol websockets", "allow_anonymous true",
                  "password_file /etc/livecomments/mosquitto.passwd", "acl_file /etc/livecomments/mosquitto.acl",
                  "max_queued_messages 500", "sys_interval 5", "persistence false", "set_tcp_nodelay true"):
@@ -77,7 +78,10 @@ def test_generate_writes_one_directory_per_machine(tmp_path: Path) -> None:
     for path in out.rglob("*"):
         if path.is_file() and path.name != "cluster.json":
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert [line for line in edge if line.startswith("topic ")] == ["topic live/# in 1", "topic presence/# out 0"]
     edge_acl = (out / "edge-1" / "mosquitto.acl").read_text()
+    assert "pattern write presence/videos/+/%c" in edge_acl.splitlines()
+    assert "user bridge-edge\ntopic read live/#\ntopic write presence/#" in (out / "core" / "mosquitto.acl").read_text()
     assert "topic read live/#" in edge_acl and "user operator" in edge_acl and "user bridge\n" not in edge_acl
     assert (out / "webapp.env").read_text() == (
         f"LIVECOMMENTS_MQTT_URL=mqtt://webapp:{passwords['webapp']}@10.0.0.1:1883\n")
@@ -394,3 +398,33 @@ def test_the_core_killed_mid_stream_loses_no_accepted_comment(pipeline: Pipeline
     edge.wait_for(lambda _m: total in _seqs(edge), timeout=60)
     assert _seqs(edge) == sorted(_seqs(edge))
     edge.close()
+
+
+def test_edges_carry_viewers_announcements_to_the_core(cluster: Cluster) -> None:
+    """presence/# flows from each edge to the core (TCP and WebSocket viewers), where only the bridge
+    account reads it; an announcement for another client id goes nowhere; nothing flows back."""
+    core = cluster.plan.cores[0]
+    bridge_password = mq.broker_passwords(cluster.settings.data_dir)["bridge"]
+    spy = Peer("spy", username="bridge", password=bridge_password).open(core.mqtt_port).expect_connected()
+    assert spy.subscribe("presence/#") == [1]
+    peers = [spy]
+    expected = []
+    for i, edge in enumerate(cluster.plan.edges):
+        assert edge.ws_port is not None
+        ws = i % 2 == 1
+        me = Peer("viewer", client_id=f"edge-viewer-{i}", transport="websockets" if ws else "tcp")
+        me.open(edge.ws_port if ws else edge.mqtt_port).expect_connected()
+        nosy = Peer("viewer").open(edge.mqtt_port).expect_connected()
+        nosy.subscribe("presence/#")
+        peers += [me, nosy]
+        me.publish(f"presence/videos/v1/someone-else-{i}", b"forged", qos=0)
+        me.publish(f"presence/videos/v1/edge-viewer-{i}", b"", qos=0)
+        expected.append(f"presence/videos/v1/edge-viewer-{i}")
+    assert spy.wait_for(lambda: all(any(m.topic == t for m in spy.messages) for t in expected))
+    assert not spy.wait_for(lambda: any(m.payload == b"forged" for m in spy.messages), QUIET)
+    # the core's own presence traffic (the bridge clearing a retained one) does not reach the edges
+    spy.publish("presence/videos/v1/edge-viewer-0", b"from the core", qos=0)
+    for nosy in peers[2::2]:
+        assert not nosy.wait_for(lambda n=nosy: any(m.topic.startswith("presence/") for m in n.messages), QUIET)
+    for peer in peers:
+        peer.close()

@@ -154,8 +154,12 @@ def _mosquitto_matches(topic_filter: str, topic: str) -> bool:
     return len(f_levels) == len(t_levels)
 
 
+PATTERNS = "%pattern"  # the key of the pattern lines in _parse_acl's result
+
+
 def _parse_acl(text: str) -> dict[str | None, list[tuple[str, str]]]:
-    """account (None: anonymous) -> [(access, filter)], refusing anything but topic and user lines."""
+    """account (None: anonymous, PATTERNS: every client's) -> [(access, filter)], refusing anything
+    but topic, pattern and user lines."""
     rules: dict[str | None, list[tuple[str, str]]] = {None: []}
     account: str | None = None
     for line in text.splitlines():
@@ -165,6 +169,9 @@ def _parse_acl(text: str) -> dict[str | None, list[tuple[str, str]]]:
         if words[0] == "user":
             account = words[1]
             rules[account] = []
+        elif words[0] == "pattern":  # every client's, with its client id in place of %c
+            assert len(words) == 3, line
+            rules.setdefault(PATTERNS, []).append((words[1], words[2]))
         else:
             assert words[0] == "topic" and len(words) == 3, line
             rules[account].append((words[1], words[2]))
@@ -191,11 +198,22 @@ def test_acl_file_grants_exactly_what_broker_acl_grants(prefixes: tuple[str, str
                 role, acl.RECEIVE, topic, topics), (account, topic)
             assert _mosquitto_allows(rules[account], "write", topic) == acl.is_allowed(
                 role, acl.PUBLISH, topic, topics), (account, topic)
+    # presence/: the pattern lets every client announce itself; the bridge reads (and writes) it all
+    patterns = [(access, f.replace("%c", "me")) for access, f in rules[PATTERNS]]
+    assert patterns == [("write", "presence/videos/+/me")]
+    for account, role in [(None, None), ("bridge", ROLE_BRIDGE), ("webapp", ROLE_SERVICE)]:
+        for topic in ("presence/videos/v1/me", "presence/videos/v1/other", "presence/x"):
+            mosquitto = _mosquitto_allows(rules[account] + patterns, "write", topic)
+            assert mosquitto == acl.is_allowed(role, acl.PUBLISH, topic, topics, "me"), (account, topic)
+            assert _mosquitto_allows(rules[account], "read", topic) == acl.is_allowed(
+                role, acl.RECEIVE, topic, topics, "me"), (account, topic)
     for topic in samples:  # the Mosquitto-only accounts
         assert _mosquitto_allows(rules[mq.ACCOUNT_EDGE], "read", topic) == topic.startswith(live)
         assert _mosquitto_allows(rules[mq.ACCOUNT_OPERATOR], "read", topic) == topic.startswith("$SYS/")
         assert not _mosquitto_allows(rules[mq.ACCOUNT_EDGE], "write", topic)
         assert not _mosquitto_allows(rules[mq.ACCOUNT_OPERATOR], "write", topic)
+    assert _mosquitto_allows(rules[mq.ACCOUNT_EDGE], "write", "presence/videos/v1/anyone")  # its viewers'
+    assert not _mosquitto_allows(rules[mq.ACCOUNT_EDGE], "read", "presence/videos/v1/anyone")
 
 
 @pytest.mark.parametrize(
@@ -677,3 +695,39 @@ def test_up_with_mosquitto_serves_a_post_end_to_end_and_stops_on_sigterm(stack: 
     for port in (stack.http_port, stack.mqtt_port, stack.ws_port):
         assert is_free("127.0.0.1", port)
     assert "terminating" in (data_dir / "mosquitto" / "mosquitto.log").read_text()
+
+
+# --- presence/: a client announces only itself; only the bridge reads it --------------------------
+
+
+@needs_mosquitto
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_presence_reaches_the_bridge_only(broker: Mosq, transport: str) -> None:
+    """The `%c` pattern: an announcement for another client id reaches no one, a viewer's
+    presence/# gets nothing (Mosquitto grants the SUBSCRIBE and checks every delivery), the bridge
+    account gets a viewer's own announcement. Mosquitto cannot drop a retained, QoS 1 or large
+    one per topic: the counter does (test_presence), and no viewer can read it."""
+    nosy = broker.anonymous(transport)
+    nosy.subscribe("presence/#", "presence/videos/+/+", "live/#")
+    spy = broker.account("bridge")
+    assert spy.subscribe("presence/#") == [1]
+    me = broker.anonymous(transport, client_id="announcer-1")
+    own, other = "presence/videos/v1/announcer-1", "presence/videos/v1/somebody-else"
+    me.publish(other, b"forged", qos=0)
+    me.publish("presence/videos/v1", b"short", qos=0)
+    me.publish(own, b"retained", qos=0, retain=True)
+    me.publish(own, b"", qos=0)
+    spy.wait_message(own, b"")
+    assert [m.payload for m in spy.messages] == [b"retained", b""]
+    marker(broker, nosy)
+    assert not [m for m in nosy.messages if m.topic.startswith("presence/")]
+    late = broker.anonymous(transport)  # the retained one is there, but no viewer can read it
+    late.subscribe("presence/#", "live/#")
+    marker(broker, late)
+    assert not [m for m in late.messages if m.topic.startswith("presence/")]
+    # and an account announces for its own client id only, as anyone
+    web = broker.account("webapp")
+    web.publish(other, b"web-forged", qos=0)
+    web.publish(f"presence/videos/v1/{web.client._client_id.decode()}", b"web", qos=0)
+    spy.wait_message(f"presence/videos/v1/{web.client._client_id.decode()}", b"web")
+    assert not spy.got(other, b"web-forged")

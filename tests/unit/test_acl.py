@@ -229,3 +229,63 @@ def test_every_topic_the_project_builds_is_covered() -> None:
     assert acl.is_allowed(ROLE_BRIDGE, acl.SUBSCRIBE, T.ingest_comments_filter, T)
     assert not acl.is_allowed(ROLE_SERVICE, acl.SUBSCRIBE, T.ingest_comments_filter, T)
     assert not acl.is_allowed(ANON, acl.SUBSCRIBE, T.ingest_comments_filter, T)
+
+
+# --- presence/: a client announces only itself; only the bridge reads it --------------------
+
+PRESENCE = "presence/videos/v1/viewer-1"
+
+
+@pytest.mark.parametrize("role", [ANON, ROLE_SERVICE])  # the bridge may publish anything there (below)
+def test_a_client_may_announce_only_its_own_client_id(role: str | None) -> None:
+    assert acl.is_allowed(role, acl.PUBLISH, PRESENCE, T, client_id="viewer-1")
+    assert acl.is_allowed(role, acl.PUBLISH, "presence/videos/another-video/viewer-1", T, client_id="viewer-1")
+    for client_id in ("viewer-2", "viewer-1x", "iewer-1", "", None):
+        assert not acl.is_allowed(role, acl.PUBLISH, PRESENCE, T, client_id=client_id), (role, client_id)
+
+
+@pytest.mark.parametrize("role", [ANON, ROLE_SERVICE])
+@pytest.mark.parametrize(
+    "topic",
+    ["presence/videos/v1", "presence/videos/v1/viewer-1/x", "presence/x/v1/viewer-1", "presence/viewer-1",
+     "presence/videos//viewer-1", "presence/videos/v.1/viewer-1", "presence/", "presence"],
+)
+def test_anything_else_under_presence_is_denied(role: str | None, topic: str) -> None:
+    assert not acl.is_allowed(role, acl.PUBLISH, topic, T, client_id="viewer-1")
+
+
+@pytest.mark.parametrize("role", [ANON, ROLE_SERVICE])
+@pytest.mark.parametrize("topic_filter", ["presence/#", "presence/videos/+/+", "presence/videos/v1/+", PRESENCE,
+                                          "presence/+/#", "#", "+/videos/+/+"])
+def test_only_the_bridge_reads_presence(role: str | None, topic_filter: str) -> None:
+    assert not acl.is_allowed(role, acl.SUBSCRIBE, topic_filter, T, client_id="viewer-1")
+    assert not acl.is_allowed(role, acl.RECEIVE, PRESENCE, T, client_id="viewer-1")
+
+
+def test_the_bridge_counts_presence_and_nudges_the_owner() -> None:
+    assert acl.is_allowed(ROLE_BRIDGE, acl.SUBSCRIBE, "presence/videos/+/+", T)
+    assert acl.is_allowed(ROLE_BRIDGE, acl.SUBSCRIBE, "presence/#", T)
+    assert acl.is_allowed(ROLE_BRIDGE, acl.RECEIVE, PRESENCE, T)
+    assert acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, PRESENCE, T, client_id="the-bridge")  # clears a retained one
+    assert not acl.is_allowed(ROLE_BRIDGE, acl.SUBSCRIBE, "presence", T)
+    assert not acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, "presence/", T)
+    # the nudge to the video's owner, and nothing else of ingest/
+    assert acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, T.ingest_changes("v1"), T)
+    assert not acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, T.ingest_comments("v1"), T)
+    assert not acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, T.ingest_reactions("v1"), T)
+    assert not acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, "ingest/videos/v1/changes/x", T)
+    assert not acl.is_allowed(ROLE_SERVICE, acl.SUBSCRIBE, "presence/#", T)
+    assert not acl.is_allowed(ANON, acl.PUBLISH, T.ingest_changes("v1"), T)
+
+
+@pytest.mark.parametrize("action", ["", "delete", "PUBLISH", "read"])
+def test_unknown_actions_are_denied_on_presence(action: str) -> None:
+    assert not acl.is_allowed(ROLE_BRIDGE, action, PRESENCE, T, client_id="viewer-1")
+    assert not acl.is_allowed(ANON, action, PRESENCE, T, client_id="viewer-1")
+
+
+def test_presence_rules_hold_under_custom_prefixes() -> None:
+    assert acl.is_allowed(ANON, acl.PUBLISH, PRESENCE, CUSTOM, client_id="viewer-1")
+    assert not acl.is_allowed(ANON, acl.SUBSCRIBE, "presence/#", CUSTOM)
+    assert acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, CUSTOM.ingest_changes("v1"), CUSTOM)
+    assert not acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, T.ingest_changes("v1"), CUSTOM)
