@@ -26,7 +26,7 @@ from infra.credentials import ensure_credentials, hash_password
 from infra.ports import free_port
 from livecomments.config import Settings
 from livecomments.service import Service
-from tests.support.peer import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
+from tests.support.peer import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, SAMPLE, WAIT, Peer
 from tests.support.stack import ROOT, Stack
 from tests.support.waiting import eventually
 
@@ -93,7 +93,7 @@ def observers(net: Net) -> tuple[Peer, Peer]:
 
 
 @pytest.mark.parametrize("qos", [0, 1])
-@pytest.mark.parametrize("topic", [LIVE, RECENT, INGEST])
+@pytest.mark.parametrize("topic", [LIVE, RECENT, SAMPLE, INGEST])
 def test_anonymous_publish_reaches_no_one(net: Net, topic: str, qos: int) -> None:
     viewer, spy = observers(net)
     attacker = net.anonymous()
@@ -141,6 +141,13 @@ def test_anonymous_receives_what_the_bridge_publishes_on_live(net: Net) -> None:
     bridge.publish(LIVE, b'{"events": []}')
     live = viewer.wait_message(LIVE, b'{"events": []}')
     assert not live.retain
+
+
+def test_anonymous_follows_the_sample_only_the_bridge_writes(net: Net) -> None:
+    viewer = net.anonymous()
+    assert viewer.subscribe("live/videos/+/sample", qos=0) == [0]
+    net.account("bridge").publish(SAMPLE, b'{"events": [], "skipped": 3}')
+    assert not viewer.wait_message(SAMPLE, b'{"events": [], "skipped": 3}').retain
 
 
 def test_anonymous_can_narrow_its_subscription(net: Net) -> None:

@@ -28,7 +28,7 @@ from livecomments.config import Settings
 from livecomments.service import Service
 from tests.support.api import Api
 from tests.support.mqtt import Collector, publish
-from tests.support.peer import LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
+from tests.support.peer import LIVE, NOT_AUTHORIZED, QUIET, RECENT, SAMPLE, WAIT, Peer
 from tests.support.stack import ROOT, Stack
 from tests.support.waiting import eventually
 from viewer.client import LiveClient
@@ -148,6 +148,7 @@ def test_every_edge_gets_every_message_from_the_core_in_order(cluster: Cluster) 
     sender = Peer("bridge", username="bridge", password=passwords["bridge"]).open(core.mqtt_port).expect_connected()
     try:
         infos = [sender.client.publish(LIVE, p, qos=1) for p in payloads]
+        infos.append(sender.client.publish(SAMPLE, b'{"events": [], "skipped": 1}', qos=1))  # the sampled feed too
         for info in infos:
             info.wait_for_publish(WAIT)
     finally:
@@ -155,6 +156,7 @@ def test_every_edge_gets_every_message_from_the_core_in_order(cluster: Cluster) 
     for viewer in viewers:
         got = viewer.wait_for(lambda m: len([x for x in m if x.topic == LIVE]) >= total)
         assert [x.payload for x in got if x.topic == LIVE] == payloads
+        viewer.wait_for(lambda m: any(x.topic == SAMPLE for x in m))
         viewer.close()
 
 

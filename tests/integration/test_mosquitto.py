@@ -38,7 +38,7 @@ from livecomments.topics import Topics
 from livecomments.wire import comment_event, encode_batch, encode_recent
 from tests.support.api import Api
 from tests.support.mqtt import Collector, publish
-from tests.support.peer import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, WAIT, Peer
+from tests.support.peer import INGEST, LIVE, NOT_AUTHORIZED, QUIET, RECENT, SAMPLE, WAIT, Peer
 from tests.support.stack import ROOT, Stack, wait_for_port
 from tests.support.waiting import eventually
 
@@ -298,7 +298,7 @@ def test_files_for_a_data_dir_are_private_and_hold_no_plaintext(tmp_path: Path) 
 @needs_mosquitto
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("qos", [0, 1])
-@pytest.mark.parametrize("topic", [LIVE, RECENT, INGEST])
+@pytest.mark.parametrize("topic", [LIVE, RECENT, SAMPLE, INGEST])
 def test_anonymous_publish_reaches_no_one(broker: Mosq, transport: str, topic: str, qos: int) -> None:
     viewer, spy = observers(broker, transport)
     attacker = broker.anonymous(transport)
@@ -361,6 +361,15 @@ def test_anonymous_receives_what_the_bridge_publishes_on_live(broker: Mosq, tran
     assert viewer.wait_message(RECENT, b'{"comments": []}').retain
     bridge.publish(LIVE, b'{"events": []}')
     assert not viewer.wait_message(LIVE, b'{"events": []}').retain
+
+
+@needs_mosquitto
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_anonymous_follows_the_sample_only_the_bridge_writes(broker: Mosq, transport: str) -> None:
+    viewer = broker.anonymous(transport)
+    assert viewer.subscribe("live/videos/+/sample", qos=0) == [0]
+    broker.account("bridge").publish(SAMPLE, b'{"events": [], "skipped": 3}')
+    assert not viewer.wait_message(SAMPLE, b'{"events": [], "skipped": 3}').retain
 
 
 @needs_mosquitto

@@ -20,6 +20,7 @@ QUIET = 0.3  # after the marker, for what must not happen
 NOT_AUTHORIZED = ReasonCode(PacketTypes.CONNACK, "Not authorized")
 LIVE = "live/videos/v1/comments"
 RECENT = "live/videos/v1/recent"
+SAMPLE = "live/videos/v1/sample"
 INGEST = "ingest/videos/v1/comments"
 _ids = itertools.count()
 

@@ -21,6 +21,7 @@ LIVE_TOPICS = (
     "live/videos/v1/reactions",
     "live/videos/v1/state",
     "live/videos/v1/ticker",
+    "live/videos/v1/sample",
     "live/x",
     "live//empty-level",
 )
@@ -47,6 +48,7 @@ LIVE_FILTERS = (
     "live/+",
     "live/videos/#",
     "live/videos/+/comments",
+    "live/videos/+/sample",
     "live/videos/+/+",
     "live/videos/v1/recent",
     "live/+/+/#",
@@ -212,7 +214,7 @@ def test_filter_syntax(topic_filter: str, valid: bool) -> None:
 
 def test_every_topic_the_project_builds_is_covered() -> None:
     """The topics of the contract, built by Topics, land where the contract says."""
-    live = [T.comments("v1"), T.recent("v1"), T.reactions("v1"), T.state("v1"), T.ticker("v1")]
+    live = [T.comments("v1"), T.recent("v1"), T.reactions("v1"), T.state("v1"), T.ticker("v1"), T.sample("v1")]
     ingest = [T.ingest_comments("v1"), T.ingest_reactions("v1")]
     for topic in live:
         assert acl.is_allowed(ROLE_BRIDGE, acl.PUBLISH, topic, T)
