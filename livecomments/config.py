@@ -87,6 +87,9 @@ class Settings:
     # A lease not renewed for this long is free: another bridge takes the partition (failover).
     bridge_lease_ttl_s: float = 2.5
     bridge_lease_renew_s: float = 0.5  # how often a bridge renews its leases and looks for free ones
+    # Who is watching: a viewer counts while its last announcement is at most this old (s); the
+    # contract's 75 s (livecomments.presence), shorter in tests.
+    presence_window_s: float = 75.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,13 +101,15 @@ class Settings:
             raise ConfigError(f"web_workers must be 0 (one per core) or more, got {self.web_workers}")
         if not 1 <= self.recent_size <= 1000:
             raise ConfigError("recent_size must be between 1 and 1000")
+        if not 1 <= self.sample_per_s <= 1000:
+            raise ConfigError(f"sample_per_s must be between 1 and 1000, got {self.sample_per_s}")
         if self.bridge_videos_held < 1 or self.bridge_windows_held < 1:
             raise ConfigError("bridge_videos_held and bridge_windows_held must be at least 1")
         if self.mqtt_url is not None and urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp"):
-        if not 1 <= self.sample_per_s <= 1000:
-            raise ConfigError(f"sample_per_s must be between 1 and 1000, got {self.sample_per_s}")
             raise ConfigError("mqtt_url must look like mqtt://[user:password@]host:port")
         Topics(self.live_prefix, self.ingest_prefix)  # validates the prefixes
+        if not 1 <= self.presence_window_s <= 3600:
+            raise ConfigError(f"presence_window_s must be between 1 and 3600, got {self.presence_window_s:g}")
         _ = self.partition  # validates bridge_partition
         if not 1 <= self.bridge_partitions <= MAX_PARTITIONS:
             raise ConfigError(f"bridge_partitions must be between 1 and {MAX_PARTITIONS}, got {self.bridge_partitions}")
