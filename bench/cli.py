@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("normal", "hot", "bridge", "edge", "join", "embedded", "post")
+SCENARIOS = ("normal", "hot", "bridge", "edge", "join", "embedded", "post", "soak")
 
 HELP = {
     "normal": "100 comments/s over HTTP to 1,000 WebSocket viewers, 60 s (production stack)",
@@ -17,6 +17,8 @@ HELP = {
     "join": "time from subscribing to the retained recent comments on screen",
     "embedded": "amqtt + SQLite: 100 comments/s to 100 viewers",
     "post": "the web app's CPU per accepted post (300/s, 30 s) beside a bare endpoint on the same server and workers",
+    "soak": "memory of every process over a long run: 100 comments/s over 10,000 videos for 600 s "
+            "(embedded default), RSS sampled every 5 s, judged flat or growing",
 }
 
 
@@ -32,6 +34,7 @@ def add_bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--duration", type=float, help="seconds to measure (scenario default otherwise)")
     p.add_argument("--rate", type=float, help="comments posted per second")
     p.add_argument("--viewers", type=int, help="viewers (edge: connections to open; join: joins)")
+    p.add_argument("--videos", type=int, help="soak: videos the comments are spread over (default 10,000)")
     p.add_argument("--warmup", type=float, help="seconds of load before measuring (default 5)")
     p.add_argument("--bare-duration", type=float, help="seconds of the bare-broker phase (default min(duration, 20))")
     p.add_argument("--no-bare", action="store_true", help="skip the bare-broker phase")
@@ -42,7 +45,7 @@ def add_bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--poster-procs", type=int, help="posting processes (default 1 per 1,000 comments/s)")
     p.add_argument("--users", type=int, help="distinct posting users (default: enough to stay under the rate limit)")
     p.add_argument("--stack", choices=("production", "embedded"),
-                   help="what to start (default: embedded for `embedded`, production otherwise)")
+                   help="what to start (default: embedded for `embedded` and `soak`, production otherwise)")
     p.add_argument("--target", action="append", default=[], metavar="URL",
                    help="a running system instead of starting one: http://…, mqtt://…, ws://…/mqtt (all three)")
     p.add_argument("--secret", help="the target's token secret (default LIVECOMMENTS_SECRET)")

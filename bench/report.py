@@ -87,6 +87,25 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     if scenario == "join":
         p99j = _get(result, "measure", "recent_ms", "p99")
         out.append(_target("recent on screen after subscribing, p99", "≤ 50 ms", p99j, _le(p99j, 50)))
+    if scenario == "soak":
+        out += soak_targets(result)
+    return out
+
+
+def soak_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    memory = result.get("memory") or {}
+    system = [m for m in memory.get("processes", []) if not m["process"].startswith("load")]
+    slopes = ", ".join(f"{m['process']} {_fmt(m['slope_mb_per_min'])}" for m in system)
+    out = [_target("memory flat", f"RSS slope < {memory.get('flat_under_mb_per_min')} MB/min over the second half, "
+                   "every process", slopes or None, memory.get("all_flat"))]
+    db, delivery, checker = result.get("database"), result.get("delivery"), result.get("checker") or {}
+    if db is not None and delivery is not None:
+        text = (f"database: {db['missing']} of {db['accepted_ids']} ids missing; subscriber: {checker.get('gaps')} "
+                f"gaps, {checker.get('duplicates')} duplicates, {delivery['videos_not_current']} of "
+                f"{delivery['videos_with_events']} videos behind the database")
+        ok = db["missing"] == 0 and checker.get("gaps") == 0 and delivery["videos_not_current"] == 0
+        out.append(_target("every comment stored and delivered", "no id missing, seq gapless, every video current",
+                           text, ok))
     return out
 
 
@@ -136,8 +155,38 @@ def write(result: dict[str, Any], out_dir: Path) -> list[Path]:
     return paths
 
 
+def draw_memory(result: dict[str, Any], path: Path) -> Path | None:
+    """Each process's RSS over the run (a soak); None without matplotlib or samples."""
+    series = {name: points for name, points in (result.get("rss_mb") or {}).items()
+              if points and not name.startswith("load")}
+    if not series:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(12, 5))
+    for name, points in sorted(series.items()):
+        ax.plot([t / 60 for t, _ in points], [mb for _, mb in points], label=name)
+    ax.axvline(0, color="grey", linewidth=0.5)  # the end of the warm-up
+    ax.set_xlabel("minutes since the measured window began (negative: warm-up)")
+    ax.set_ylabel("RSS (MB)")
+    ax.legend()
+    fig.suptitle(f"livecomments bench {result['scenario']} — {result.get('started_at', '')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def draw(result: dict[str, Any], path: Path) -> Path | None:
-    """Histogram (log scale) and percentile curve of the latencies; None without matplotlib or data."""
+    """Histogram (log scale) and percentile curve of the latencies (a soak: RSS over time); None
+    without matplotlib or data."""
+    if result.get("scenario") == "soak":
+        return draw_memory(result, path)
     series = {name: values for name, values in (result.get("latencies_ms") or {}).items() if values}
     if not series:
         return None
@@ -230,6 +279,8 @@ def comparison_rows(result: dict[str, Any]) -> list[list[Any]]:
         rows += [["joins ok / failed", f"{m.get('ok')} / {m.get('failed')}", f"{b.get('ok')} / {b.get('failed')}",
                   None]]
         return rows
+    if scenario == "soak":
+        return soak_rows(result)
     posting = _get(result, "posting", "measure") or {}
     if scenario == "post":
         bare = result.get("bare_endpoint") or {}
@@ -259,6 +310,31 @@ def comparison_rows(result: dict[str, Any]) -> list[list[Any]]:
     rows += _latency_rows("post → viewer", m.get("latency_ms"), b.get("latency_ms"))
     rows.append(["HTTP 202 p99 (ms)", _get(result, "posting", "measure", "http_ms", "p99"), None, None])
     return rows
+
+
+def soak_rows(result: dict[str, Any]) -> list[list[Any]]:
+    load, checker, db = result.get("load") or {}, result.get("checker") or {}, result.get("database") or {}
+    statuses = load.get("statuses") or {}
+    rows: list[list[Any]] = [["videos", result.get("videos"), None, None],
+                             ["actions per second (comments and live reactions)", load.get("rate"), None, None]]
+    for kind, counts in statuses.items():
+        rows.append([f"{kind}: HTTP statuses", ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())), None,
+                     None])
+    rows += [
+        ["chats closed / terms changed / pins", f"{load.get('videos_closed')} / {load.get('videos_retermed')} / "
+         f"{load.get('comments_pinned')}", None, None],
+        ["actions not sent (in flight cap)", load.get("not_sent"), None, None],
+        ["events seen / videos / gaps / duplicates", f"{checker.get('events')} / {checker.get('videos')} / "
+         f"{checker.get('gaps')} / {checker.get('duplicates')}", None, None],
+        ["202'd ids in the database / statuses", f"{db.get('found')} of {db.get('accepted_ids')} / "
+         f"{db.get('statuses')}", None, None],
+    ]
+    return rows
+
+
+def memory_rows(result: dict[str, Any]) -> list[list[Any]]:
+    return [[m["process"], m["start_mb"], m["end_mb"], m["growth_mb"], m["peak_mb"], m["slope_mb_per_min"],
+             m["samples"], m["verdict"]] for m in _get(result, "memory", "processes") or []]
 
 
 BYTE_ROWS = (("bytes/s per viewer (avg)", "mean_of_means"), ("bytes/s per viewer (busiest, avg)", "max_mean"),
@@ -321,6 +397,13 @@ def table(result: dict[str, Any]) -> str:
                        [[t["target"], t["wanted"], t["measured"], t["met"]] for t in result.get("targets", [])])]
     bare = "bare endpoint" if result.get("scenario") == "post" else "bare broker"
     parts += ["", grid(["metric", "system", bare, "ratio"], comparison_rows(result))]
+    if result.get("memory"):
+        memory = result["memory"]
+        parts += ["", f"RSS of every process over the measured {memory['window_s']:g} s (sampled every "
+                  f"{memory['sample_every_s']:g} s; slope: least squares over {memory['slope_over']}; flat: under "
+                  f"{memory['flat_under_mb_per_min']} MB/min):",
+                  grid(["process", "start MB", "end MB", "growth MB", "peak MB", "slope MB/min", "samples",
+                        "verdict"], memory_rows(result))]
     by_kind = bytes_by_kind_line(result)
     if by_kind:
         parts.append(by_kind)

@@ -104,6 +104,7 @@ class Options:
     out: Path = Path("bench-results")
     keep: bool = False
     command: str = ""
+    videos: int = 0  # soak: the videos the comments go to
 
 
 DEFAULTS: dict[str, dict[str, float]] = {
@@ -114,6 +115,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "join": {"duration": 30, "rate": 20, "viewers": 600},
     "embedded": {"duration": 60, "rate": 100, "viewers": 100},
     "post": {"duration": 30, "rate": 300, "viewers": 1},
+    "soak": {"duration": 600, "rate": 100, "viewers": 0, "videos": 10_000},
 }
 
 
@@ -122,13 +124,16 @@ def options_from(args: argparse.Namespace) -> Options:
     duration = float(args.duration if args.duration is not None else d["duration"])
     rate = float(args.rate if args.rate is not None else d["rate"])
     n_viewers = int(args.viewers if args.viewers is not None else d["viewers"])
-    stack_name = args.stack or ("embedded" if args.scenario == "embedded" else "production")
+    stack_name = args.stack or ("embedded" if args.scenario in ("embedded", "soak") else "production")
+    videos = int(getattr(args, "videos", None) or d.get("videos", 0))
+    # a soak warms up for a tenth of its run (at most a minute): the caches bounded by design fill meanwhile
+    default_warmup = min(60.0, max(1.0, duration / 10)) if args.scenario == "soak" else min(5.0, max(1.0, duration / 4))
     default_viewer_procs = 4 if args.scenario == "edge" else 1 if n_viewers <= 200 else 2
     poster_procs = args.poster_procs or max(1, math.ceil(rate / 1000))
     users = args.users or max(10, math.ceil(rate * RATE_LIMIT_WINDOW_S / RATE_LIMIT_COUNT * 2))
     return Options(
         scenario=args.scenario, duration=duration, rate=rate, viewers=n_viewers,
-        warmup=float(args.warmup if args.warmup is not None else min(5.0, max(1.0, duration / 4))),
+        warmup=float(args.warmup if args.warmup is not None else default_warmup),
         bare_duration=float(args.bare_duration if args.bare_duration is not None else min(duration, 20.0)),
         bare=not args.no_bare, transport=args.transport, topics=args.topics,
         viewer_procs=max(1, min(args.viewer_procs or default_viewer_procs, n_viewers)), poster_procs=poster_procs,
@@ -136,6 +141,7 @@ def options_from(args: argparse.Namespace) -> Options:
         secret=args.secret or os.environ.get("LIVECOMMENTS_SECRET"), database_url=args.database_url,
         data_dir=args.data_dir, out=args.out, keep=args.keep,
         command="livecomments " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "",
+        videos=videos,
     )
 
 
@@ -155,8 +161,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run(options: Options) -> dict[str, Any]:
+    from bench.soak import run_soak
+
     runner = {"normal": delivery, "hot": delivery, "embedded": delivery, "bridge": bridge_alone,
-              "edge": edge, "join": join, "post": post_cost}[options.scenario]
+              "edge": edge, "join": join, "post": post_cost, "soak": run_soak}[options.scenario]
     started = datetime.datetime.now(datetime.UTC)
     load_before = load_average()
     with system_for(options) as target:
