@@ -44,6 +44,7 @@ from livecomments.presence import next_announcement_in, presence_topic
 from livecomments.topics import Topics
 from livecomments.validation import check_id
 from viewer.backoff import Backoff, Random, ReconnectPlan
+from viewer.sampled import SampleSequencer
 from viewer.sequencer import Event, EventType, Fetch, Sequencer, Source, Step
 
 log = logging.getLogger("livecomments.viewer")
@@ -176,6 +177,10 @@ class LiveClient:
 
     Events go to `on_event` (called on the client's worker thread) when it is set, and to
     the `events()` iterator otherwise.
+
+    `sample=True` follows the sampled feed (`live/videos/{v}/sample`) instead of `comments`: at most
+    the deployment's `sample_per_s` comments a second and every other event, with no gap repair
+    (its seq jumps are the comments left out); a `viewer.sampled.SKIPPED` event says how many.
     """
 
     def __init__(
@@ -194,6 +199,7 @@ class LiveClient:
         gap_timeout: float = 15.0,
         http_timeout: float = 10.0,
         recent_size: int = 50,
+        sample: bool = False,
         rand: Random = random.random,
         announce: bool = True,
     ) -> None:
@@ -218,13 +224,14 @@ class LiveClient:
         self._rand = rand
         self.stats = Stats()
         topics = Topics(live_prefix=live_prefix)
-        self._topic_comments = topics.comments(video_id)
+        self.sample = sample
+        self._topic_comments = topics.sample(video_id) if sample else topics.comments(video_id)  # the stream followed
         self._topic_recent = topics.recent(video_id)
         self._topic_state = topics.state(video_id)
         self._topic_reactions = topics.reactions(video_id)
         self._plan = ReconnectPlan([b.url for b in self.brokers], backoff_base, backoff_cap, rand)
         self._http_backoff = Backoff(backoff_base, backoff_cap, rand)
-        self._sequencer = Sequencer()
+        self._sequencer = SampleSequencer() if sample else Sequencer()
         self._inbox: queue.Queue[tuple[Any, ...] | _Stop] = queue.Queue()
         self._events: queue.Queue[Event | _Stop] = queue.Queue()
         self._stopping = threading.Event()

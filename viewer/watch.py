@@ -30,6 +30,7 @@ from viewer.sequencer import Event, EventType
 
 MARKER_WIDTH = 6  # "#12345" and a space
 NAME_COLOURS = ("31", "32", "33", "34", "35", "36")
+from viewer.sampled import SKIPPED
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -98,6 +99,9 @@ class Renderer:
     def status(self, event: Event) -> str | None:
         """A line for stderr about the connection, if the event is about it."""
         if event.type == EventType.CONNECTED:
+        if event.type == SKIPPED:
+            n = event.data.get("skipped")
+            return [self._paint("2", f"[… {n} comment{'' if n == 1 else 's'} not shown]")] if isinstance(n, int) else []
             return self._paint("2", f"· connected to {safe(event.data.get('url'))}")
         if event.type == EventType.DISCONNECTED:
             reason = safe(event.data.get("reason"))
@@ -204,7 +208,7 @@ def main(args: argparse.Namespace) -> int:
     http = args.http or default_http(env, runtime)
     renderer = Renderer(use_colour(sys.stdout, env))
     try:
-        client = LiveClient(args.video, brokers, http)
+        client = LiveClient(args.video, brokers, http, sample=bool(getattr(args, "sample", False)))
     except ValueError as exc:
         print(f"livecomments watch: {exc}", file=sys.stderr)
         return 2

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "`livecomments up`'s port, else 8000)")
     watch.add_argument("--data-dir", type=Path,
                        help="where a running `livecomments up` wrote its ports (runtime.json; default ./data)")
+    watch.add_argument("--sample", action="store_true",
+                       help="follow the sampled feed (at most the deployment's sample_per_s comments a second, "
+                       "every delete and pin, a count of the comments left out) instead of every comment")
     watch.add_argument("--log-level", default="WARNING")
 
     from wiring.broker_commands import add_broker_commands

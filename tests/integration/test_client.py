@@ -17,14 +17,19 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 import requests
+from paho.mqtt.enums import CallbackAPIVersion
+from ulid import ULID
 
+from infra.credentials import ensure_credentials
 from infra.ports import free_port
+from livecomments.wire import Submission, submissions_to_json
 from tests.support.api import Api
 from tests.support.mqtt import Collector
 from tests.support.stack import ROOT, Stack
 from tests.support.waiting import eventually
 from viewer import BrokerURL, Event, EventType, LiveClient, Source
 from viewer.client import RECENT_GRACE_S, mask_every_frame, recent_leave_at
+from viewer.sampled import SKIPPED
 from viewer.watch import Renderer, default_broker, default_http, safe, use_colour
 from wiring.cli import build_parser
 
@@ -435,6 +440,45 @@ def test_without_history_a_gap_is_skipped_after_gap_timeout(system: System, prox
     assert [e.seq for e in rec.comments()] == [1, 3] and client.last_seq == 3
 
 
+def burst(system: System, count: int) -> list[str]:
+    """`count` comments in one ingest message (as the web app packs a busy moment), all with one ts."""
+    password = ensure_credentials(system.stack.data_dir).passwords["webapp"]
+    ts = time.time_ns() // 1_000_000
+    subs = [Submission(str(ULID()), "v1", f"u{i}", f"User {i}", f"burst {i}", None, ts) for i in range(count)]
+    producer = paho.Client(CallbackAPIVersion.VERSION2)
+    producer.username_pw_set("webapp", password)
+    producer.connect("127.0.0.1", system.stack.mqtt_port)
+    producer.loop_start()
+    try:
+        producer.publish("ingest/videos/v1/comments", submissions_to_json(subs), qos=1).wait_for_publish(10)
+    finally:
+        producer.disconnect()
+        producer.loop_stop()
+    return [s.id for s in subs]
+
+
+def test_the_client_and_watch_follow_the_sample(system: System, tmp_path: Path) -> None:
+    rec = Recorder()
+    watch = spawn(["-m", "livecomments", "watch", "v1", "--sample"], system.stack.env, tmp_path / "watch.err")
+    try:
+        with LiveClient("v1", [system.mqtt], system.http, on_event=rec, sample=True, **FAST) as client:
+            assert client.wait_connected(20)
+            eventually(lambda: "connected to" in (tmp_path / "watch.err").read_text(), 20, "watch never connected")
+            ids = burst(system, 12)  # 12 comments in the same millisecond: the default cap keeps 5
+            system.delete(system.approved(ids[8]))  # one left out: its delete comes all the same
+            rec.wait_for(lambda: len(rec.of(EventType.DELETE)) == 1, what="the delete")
+            assert rec.ids() == ids[:5]
+            assert sum(e.data["skipped"] for e in rec.of(SKIPPED)) == 7
+            assert client.stats.from_history == 0  # no gap repair on the sample: the seq jumps are expected
+        lines = watch.wait_for(lambda ls: any(x.startswith("[deleted]") for x in ls))
+    finally:
+        rc = watch.stop(signal.SIGINT)
+    assert rc == 0, (tmp_path / "watch.err").read_text()
+    assert [x for x in lines if ": burst " in x] == [x for x in lines if x.startswith("#")]
+    assert len([x for x in lines if ": burst " in x]) == 5
+    assert "[… 7 comments not shown]" in lines
+
+
 def test_deletes_pins_and_state_reach_the_client_in_order(system: System) -> None:
     rec = Recorder()
     stream = (EventType.COMMENT, EventType.DELETE, EventType.PIN, EventType.UNPIN)
@@ -579,19 +623,23 @@ def test_watch_prints_comments_with_replies_indented(system: System, tmp_path: P
     assert "connected to mqtt://127.0.0.1:" in (tmp_path / "watch.err").read_text()
 
 
-def test_display_board_example_prints_the_ticker(system: System, tmp_path: Path) -> None:
+def test_display_board_example_prints_the_ticker_then_the_sample(system: System, tmp_path: Path) -> None:
     system.post("hello board")
+    wait_published(system, 1)  # the retained ticker is there before the board subscribes
     board = spawn(["examples/display_board.py", "v1", "--port", str(system.stack.mqtt_port)], system.stack.env,
                   tmp_path / "board.err")
     try:
         board.wait_for(lambda lines: "TICKER Alice: hello board" in lines)  # the retained value, at once
-        system.post("ünïcode and a long line " + "x" * 200, user="bob")
-        lines = board.wait_for(lambda lines: any(line.startswith("TICKER Bob: ") for line in lines))
+        bob = system.post("ünïcode and a long line " + "x" * 200, user="bob")
+        board.wait_for(lambda lines: any(line.startswith("COMMENT Bob: ") for line in lines))  # from the sample
+        system.delete(system.approved(bob))
+        lines = board.wait_for(lambda lines: "CLEAR" in lines)  # the comment on the board was deleted
     finally:
         rc = board.stop(signal.SIGTERM)
     assert rc == 0, (tmp_path / "board.err").read_text()
-    ticker = next(line for line in lines if line.startswith("TICKER Bob: "))[len("TICKER "):]
-    assert ticker.startswith("Bob: ünïcode") and ticker.endswith("…") and len(ticker.encode()) <= 160
+    line = next(line for line in lines if line.startswith("COMMENT Bob: "))[len("COMMENT "):]
+    assert line.startswith("Bob: ünïcode") and line.endswith("…") and len(line.encode()) <= 160
+    assert not any(line.startswith("TICKER Bob") for line in lines)  # the ticker was left: the sample says it
 
 
 def test_follow_video_example_from_the_docs(system: System, tmp_path: Path) -> None:
