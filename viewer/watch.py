@@ -2,8 +2,12 @@
 
 Comments print as they come, oldest first: `#seq  time  Name: text`. Replies are
 indented under a `↳ #parent` marker naming the top-level comment they answer. Deletes,
-pins and chat state changes get a line of their own in brackets; connection changes go
-to stderr. Colour (ANSI) only when stdout is a terminal and NO_COLOR is not set.
+pins and chat state changes get a line of their own in brackets; connection changes and the
+viewer count (`· 12 watching (peak 30)`, when it changes) go to stderr; the client announces
+itself, so `watch` counts as a viewer. Colour (ANSI) only when stdout is a terminal and NO_COLOR is not set.
+
+`--sample` follows the sampled feed instead of every comment (viewer.sampled): the comments the
+bridge left out are a line of their own, `[… n comments not shown]`.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class Renderer:
         self._shown: OrderedDict[str, Shown] = OrderedDict()
         self._state: tuple[Any, ...] | None = None
         self._pinned: str | None = None
+        self._audience: tuple[int, int] | None = None  # (viewers, peak_viewers) last shown
 
     def _paint(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
@@ -106,7 +111,19 @@ class Renderer:
         if event.type == EventType.DISCONNECTED:
             reason = safe(event.data.get("reason"))
             return self._paint("2", f"· disconnected from {safe(event.data.get('url'))} ({reason}); reconnecting")
+        if event.type == EventType.STATE:
+            return self._watching(event.data)
         return None
+
+    def _watching(self, state: Mapping[str, Any]) -> str | None:
+        """`· 12 watching (peak 30)` when the video's count changed (`state` carries it, at most every 5 s)."""
+        viewers, peak = state.get("viewers"), state.get("peak_viewers", 0)
+        if not isinstance(viewers, int) or isinstance(viewers, bool) or not isinstance(peak, int):
+            return None
+        if (viewers, peak) == self._audience:
+            return None
+        self._audience = (viewers, peak)
+        return self._paint("2", f"· {viewers:,} watching (peak {max(peak, viewers):,})")
 
     # -- pieces ---------------------------------------------------------------------
 

@@ -12,8 +12,12 @@ import asyncio
 import itertools
 import json
 import secrets
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +30,7 @@ from livecomments.config import Settings
 from livecomments.presence import presence_topic
 from tests.support.api import Api
 from tests.support.peer import Peer
-from tests.support.stack import Stack
+from tests.support.stack import ROOT, Stack
 from tests.support.waiting import eventually
 from viewer.client import LiveClient
 
@@ -234,3 +238,20 @@ def test_two_thousand_viewers_count_within_two_percent(stack: Stack, redis_url: 
         loop.close()
         audience.close()
 
+
+
+def test_watch_announces_itself_and_shows_the_count(short_window: Audience, tmp_path: Path) -> None:
+    audience = short_window
+    err = tmp_path / "watch.err"
+    with err.open("wb") as stderr:
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "livecomments", "watch", audience.video, "--broker",
+             f"ws://127.0.0.1:{audience.stack.ws_port}/mqtt", "--http", audience.api.base],
+            env=audience.stack.env, stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
+    try:
+        eventually(lambda: audience.viewers() == (1, 1), 20, "watch counted")
+        eventually(lambda: "· 1 watching (peak 1)" in err.read_text(), 15, "watch shows the count")
+    finally:
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(15) == 0, err.read_text()
+    eventually(lambda: audience.viewers() == (0, 1), 20, "gone after the window")
