@@ -30,11 +30,11 @@ from typing import Any, TextIO
 from infra.ports import reachable_host
 from infra.runtime_file import read_runtime
 from viewer.client import LiveClient
+from viewer.sampled import SKIPPED
 from viewer.sequencer import Event, EventType
 
 MARKER_WIDTH = 6  # "#12345" and a space
 NAME_COLOURS = ("31", "32", "33", "34", "35", "36")
-from viewer.sampled import SKIPPED
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -99,14 +99,14 @@ class Renderer:
             return [self._paint("33", "[unpinned]")]
         if event.type == EventType.STATE:
             return self._state_lines(event.data)
+        if event.type == SKIPPED:
+            n = event.data.get("skipped")
+            return [self._paint("2", f"[… {n} comment{'' if n == 1 else 's'} not shown]")] if isinstance(n, int) else []
         return []
 
     def status(self, event: Event) -> str | None:
         """A line for stderr about the connection, if the event is about it."""
         if event.type == EventType.CONNECTED:
-        if event.type == SKIPPED:
-            n = event.data.get("skipped")
-            return [self._paint("2", f"[… {n} comment{'' if n == 1 else 's'} not shown]")] if isinstance(n, int) else []
             return self._paint("2", f"· connected to {safe(event.data.get('url'))}")
         if event.type == EventType.DISCONNECTED:
             reason = safe(event.data.get("reason"))
