@@ -17,6 +17,7 @@ from werkzeug.exceptions import NotFound
 
 from livecomments import tokens
 from livecomments.config import Settings
+from livecomments.presence import presence_topic
 from livecomments.validation import MAX_TEXT_CODE_POINTS, FieldError, check_id, clean_name
 from webapp import store
 from webapp.apidoc import HTML, Content, operation
@@ -122,6 +123,8 @@ def page_config(settings: Settings, video_id: str, ws_urls: list[str]) -> dict[s
             "recent": topics.recent(video_id),
             "state": topics.state(video_id),
             "reactions": topics.reactions(video_id),
+            "sample": topics.sample(video_id),  # followed instead of comments when too busy (volume.js)
+            "presence": presence_topic(video_id, ""),  # + the connection's client id (connection.js)
         },
         "api": {
             "video": f"/api/videos/{video_id}",

@@ -2,12 +2,18 @@
 // failover over the broker URLs (backoff.js), the topics of each session (subscriptions.js:
 // `recent` only for a short grace), and a watchdog for a subscription that never comes. It says
 // what happens through hooks; the DOM and the stream are other modules' business.
+//
+// Once subscribed, each connection announces itself on `topics.presence` + its client id (QoS 0,
+// not retained, empty: docs/contract.md, "Who is watching"), then every 30 s ± 5 s while it lasts;
+// the count comes back in the video's `state` (`viewers`).
 
 import { Failover, secondsLeft } from "./backoff.js";
 import { Subscriptions } from "./subscriptions.js";
 import { BROWSER_TIMERS } from "./timers.js";
 
 export const SUBSCRIBE_TIMEOUT_MS = 15000;
+export const ANNOUNCE_EVERY_MS = 30000;
+export const ANNOUNCE_JITTER_MS = 5000;
 const COUNTDOWN_EVERY_MS = 500;
 const GRANT_REFUSED = 128;
 
@@ -27,6 +33,11 @@ export function connectOptions(clientId) {
   };
 }
 
+/** When the next announcement is due: 30 s ± 5 s (`random()` in [0, 1)). */
+export function nextAnnouncementIn(random = Math.random) {
+  return ANNOUNCE_EVERY_MS + (2 * random() - 1) * ANNOUNCE_JITTER_MS;
+}
+
 /** A client id of the page's kind: "viewer-" and 16 hex digits. */
 export function viewerClientId(uuid = crypto.randomUUID()) {
   return `viewer-${uuid.replaceAll("-", "").slice(0, 16)}`;
@@ -37,7 +48,8 @@ export class Connection {
    * Hooks: `status(state, text)` (state: connecting, reconnecting or live), `say(message)` (for
    * screen readers), `live(again)` (subscribed; `again` after a lost connection) and
    * `message(topic, payload, retained)`. */
-  constructor({ mqtt, urls, topics, hooks, timers = BROWSER_TIMERS, clientId = viewerClientId, log = console }) {
+  constructor({ mqtt, urls, topics, hooks, timers = BROWSER_TIMERS, clientId = viewerClientId, log = console,
+    random = Math.random }) {
     this.mqtt = mqtt;
     this.failover = new Failover(urls);
     this.subscriptions = new Subscriptions(topics);
@@ -45,6 +57,8 @@ export class Connection {
     this.timers = timers;
     this.clientId = clientId;
     this.log = log;
+    this.random = random;
+    this.presence = topics.presence ?? null; // "presence/videos/{v}/": + the client id
     this.state = null; // the last status given
     this.everLive = false;
     this.retryAt = 0;
@@ -76,8 +90,10 @@ export class Connection {
   attempt(url) {
     const t = this.timers;
     const subscriptions = this.subscriptions;
-    const client = this.mqtt.connect(url, connectOptions(this.clientId()));
+    const id = this.clientId();
+    const client = this.mqtt.connect(url, connectOptions(id));
     let over = false;
+    let announceTimer = 0;
     let session = 0; // this connection's session in subscriptions.js
     let leaveTimer = 0;
     let leaveTimerAt = null;
@@ -87,11 +103,19 @@ export class Connection {
       subscriptions.disconnected();
       t.clearTimeout(watchdog);
       t.clearTimeout(leaveTimer);
+      t.clearTimeout(announceTimer);
       client.end(true);
       if (reason) this.log.info(`broker ${url}: ${reason}`);
       this.scheduleRetry();
     };
     const watchdog = t.setTimeout(() => lost("no subscription in time"), SUBSCRIBE_TIMEOUT_MS);
+
+    /** This connection watches the video: say so now, and again in 30 s ± 5 s. */
+    const announce = () => {
+      if (over || this.presence === null) return;
+      client.publish(this.presence + id, "", { qos: 0, retain: false });
+      announceTimer = t.setTimeout(announce, nextAnnouncementIn(this.random));
+    };
 
     /** Unsubscribe from what subscriptions.js says this session is done with (`recent`). */
     const leave = (done) => {
@@ -131,6 +155,7 @@ export class Connection {
         subscriptions.subscribed(t.now());
         armLeave();
         this.up();
+        announce();
       });
     });
     client.on("message", (topic, payload, packet) => {

@@ -1,6 +1,6 @@
 // Live reactions: the buttons that send one, the video's total, and the floating hearts (of this
 // reader's presses at once, of everyone's as the `reactions` topic's totals grow). The counting
-// is reactions.js's LiveTotals.
+// is reactions.js's LiveTotals. And who is watching: the video's viewer count (`showViewers`).
 
 import { button, el } from "./dom.js";
 import { EMOJI, KINDS, LABELS, MAX_FLOATING, formatCount } from "./reactions.js";
@@ -47,6 +47,18 @@ export class LiveBar {
 
   showTotal() {
     this.$("live-total").textContent = formatCount(this.live.total);
+  }
+
+  /** Who is watching: the `state` payload's (or the API's) `viewers`, shown once there is one. */
+  showViewers(state) {
+    const n = state?.viewers;
+    if (!Number.isInteger(n) || n < 0) return;
+    const line = this.$("viewers-line");
+    if (!line) return;
+    this.$("viewers").textContent = formatCount(n);
+    line.title = `${n.toLocaleString("en")} watching now` + (Number.isInteger(state.peak_viewers)
+      ? `, ${state.peak_viewers.toLocaleString("en")} at most so far` : "");
+    line.hidden = false;
   }
 
   float(kind) {

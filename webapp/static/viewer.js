@@ -77,6 +77,7 @@ export function start({ doc, win, mqtt }) {
       reactionsChanged: (id) => list.renderReactions(id),
       chatState(state) {
         composer.showChatState(state);
+        liveBar.showViewers(state);
         if (state.status === "ended") showReplay();
       },
       liveReactions: (video, retained) => liveBar.onSnapshot(video, retained),

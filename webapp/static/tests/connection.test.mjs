@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { SUBSCRIBE_TIMEOUT_MS, Connection, connectOptions, viewerClientId } from "../connection.js";
+import {
+  ANNOUNCE_EVERY_MS,
+  ANNOUNCE_JITTER_MS,
+  SUBSCRIBE_TIMEOUT_MS,
+  Connection,
+  connectOptions,
+  nextAnnouncementIn,
+  viewerClientId,
+} from "../connection.js";
 import { RECENT_GRACE_MS } from "../subscriptions.js";
 import { FakeTimers } from "./fakedom.mjs";
 
@@ -173,5 +181,59 @@ describe("viewerClientId", () => {
   it("is viewer- and 16 hex digits", () => {
     assert.equal(viewerClientId("01234567-89ab-cdef-0123-456789abcdef"), "viewer-0123456789abcdef");
     assert.match(viewerClientId(), /^viewer-[0-9a-f]{16}$/);
+  });
+});
+
+describe("Connection announces itself (who is watching)", () => {
+  function withPresence() {
+    const mqtt = new FakeMqtt();
+    const timers = new FakeTimers();
+    const published = [];
+    const connection = new Connection({
+      mqtt,
+      urls: ["ws://a/mqtt"],
+      topics: { ...TOPICS, presence: "presence/videos/v1/" },
+      timers,
+      clientId: () => "viewer-0123456789abcdef",
+      log: { info: () => {} },
+      random: () => 0.5,
+      hooks: { status: () => {}, say: () => {}, live: () => {}, message: () => {} },
+    });
+    connection.connect();
+    const client = mqtt.last;
+    client.publish = (topic, payload, opts) => published.push([topic, payload, opts]);
+    return { connection, mqtt, timers, published, client };
+  }
+
+  it("once subscribed, on its own client id, then every 30 s ± 5 s, until the connection is lost", () => {
+    const t = withPresence();
+    t.client.fire("connect");
+    assert.deepEqual(t.published, []); // not before the subscription is granted
+    t.client.grant();
+    const one = ["presence/videos/v1/viewer-0123456789abcdef", "", { qos: 0, retain: false }];
+    assert.deepEqual(t.published, [one]);
+    t.timers.advance(ANNOUNCE_EVERY_MS - 1);
+    assert.equal(t.published.length, 1);
+    t.timers.advance(1);
+    assert.deepEqual(t.published, [one, one]);
+    t.client.fire("close");
+    t.timers.advance(5 * ANNOUNCE_EVERY_MS);
+    assert.equal(t.published.length, 2); // the lost connection announces no more
+  });
+
+  it("spreads the announcements over 25 to 35 s", () => {
+    assert.equal(nextAnnouncementIn(() => 0), ANNOUNCE_EVERY_MS - ANNOUNCE_JITTER_MS);
+    assert.equal(nextAnnouncementIn(() => 0.5), ANNOUNCE_EVERY_MS);
+    assert.ok(nextAnnouncementIn(() => 0.999999) < ANNOUNCE_EVERY_MS + ANNOUNCE_JITTER_MS);
+    assert.equal(ANNOUNCE_EVERY_MS, 30000);
+    assert.equal(ANNOUNCE_JITTER_MS, 5000);
+  });
+
+  it("stays silent without a presence topic", () => {
+    const t = withPresence();
+    t.connection.presence = null;
+    t.client.fire("connect");
+    t.client.grant();
+    assert.deepEqual(t.published, []);
   });
 });
