@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.presence import presence_line
 from bench.stats import LatencySummary
 
 LOAD_SATURATED_PERCENT = 90.0  # a load generator this busy may be what limits the run
@@ -410,6 +411,8 @@ def table(result: dict[str, Any]) -> str:
     if result.get("cost"):
         parts += ["", "CPU per unit of work (every process of the part, over the measured window):",
                   grid(["part", "per", "count", "CPU s", "CPU ms per", "budget ms"], cost_rows(result))]
+    if result.get("presence"):
+        parts += ["", presence_line(result["presence"])]
     if result.get("steps"):
         parts += ["", "where a comment's time goes (bridge histograms: scraped at the measured window's start "
                   "and after the drain):",

@@ -25,6 +25,7 @@ from typing import Any
 from bench import report
 from bench.conn import Endpoint, raise_nofile_limit
 from bench.monitor import Monitor, load_average, postgres_pids
+from bench.presence import presence_summary, read_presence
 from bench.stats import (
     Histogram,
     LatencySummary,
@@ -116,6 +117,8 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "embedded": {"duration": 60, "rate": 100, "viewers": 100},
     "post": {"duration": 30, "rate": 300, "viewers": 1},
     "soak": {"duration": 600, "rate": 100, "viewers": 0, "videos": 10_000},
+    "flood": {"duration": 30, "rate": 100, "viewers": 2000, "connections": 2000},
+    "overload": {"duration": 20, "rate": 3000, "viewers": 0, "connections": 1000},
 }
 
 
@@ -287,11 +290,12 @@ def split(total: int, parts: int) -> list[int]:
 
 
 def start_viewers(fleet: Fleet, options: Options, endpoint: Endpoint, topics: list[str], timed: list[str],
-                  origin_ns: int, count: int, procs: int) -> tuple[list[Worker], dict[str, Any]]:
+                  origin_ns: int, count: int, procs: int,
+                  presence: str | None = None) -> tuple[list[Worker], dict[str, Any]]:
     workers = []
     for i, n in enumerate(split(count, procs)):
         if n:
-            config = ViewerConfig(i, n, endpoint.url, topics, timed, origin_ns)
+            config = ViewerConfig(i, n, endpoint.url, topics, timed, origin_ns, presence=presence)
             workers.append(fleet.add(Worker.spawn(f"viewers-{i}", viewers, config, new_counter())))
     ready = [w.recv(timeout=max(120.0, count / 20)) for w in workers]
     info = {
@@ -446,8 +450,11 @@ def delivery(options: Options, target: Target) -> dict[str, Any]:
     monitor = roles_of(target, fleet)
     result: dict[str, Any] = {"video_id": video_id, "viewer_topics": topics[:-1], "notes": []}
     try:
+        # `normal`'s viewers announce themselves as the page does; the counter's cost is measured (bench.presence)
+        presence = f"presence/videos/{video_id}/" if options.scenario == "normal" else None
+        presence_before = read_presence(target.bridge_metrics) if presence else None
         view, connect_info = start_viewers(fleet, options, endpoint, topics, [comments_topic, bare_topic], origin,
-                                           options.viewers, options.viewer_procs)
+                                           options.viewers, options.viewer_procs, presence)
         result["viewers"] = connect_info
         n_viewers = connect_info["connected"]
         monitor.start()
@@ -468,6 +475,8 @@ def delivery(options: Options, target: Target) -> dict[str, Any]:
                              "errors": posts["errors"], "max_schedule_lag_ms": round(posts["max_lag_ms"], 1),
                              "late_over_10ms": posts["late_over_10ms"], "drain_seconds": round(waited, 2)}
         result["database"] = check_database(target.database_url, ids)
+        if presence:
+            result["presence"] = presence_summary(presence_before, read_presence(target.bridge_metrics), n_viewers)
         bare_keys: list[int] = []
         bare_window: tuple[int, int] | None = None
         password = bare_endpoint_password(target)

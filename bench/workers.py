@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import random
 import struct
 import threading
 import time
@@ -35,6 +36,7 @@ import orjson
 from bench import mqtt
 from bench.conn import Endpoint, MqttConnection, open_mqtt, raise_nofile_limit
 from bench.stats import KeySet, Phase, bench_text, bench_texts_of_batch, key_of, loss_of, second_of
+from livecomments.presence import next_announcement_in
 
 if TYPE_CHECKING:
     from ulid import ULID
@@ -182,6 +184,9 @@ class ViewerConfig:
     # Topics with these last parts are left RECENT_GRACE_S after their first message (the retained
     # snapshot) or after SNAPSHOT_WAIT_S without one, as the page leaves `recent` (snapshot_leave_at).
     snapshot_leaves: tuple[str, ...] = ("recent",)
+    # "presence/videos/{v}/": each viewer announces itself there (+ its client id) once subscribed,
+    # then every 30 s ± 5 s, as the page does (bench.presence); None: silent viewers.
+    presence: str | None = None
 
 
 @dataclass
@@ -213,6 +218,7 @@ class ViewerGroup:
         self.connections: list[MqttConnection] = []
         # How a leave is scheduled: (delay in s, callback); the running loop's call_later by default.
         self.call_later: Callable[[float, Callable[[], None]], object] | None = None
+        self.announcements = 0  # presence announcements sent, all viewers
 
     def on_publish(self, conn: MqttConnection, packet: mqtt.Packet, now: int) -> None:
         state: ViewerState = conn.tag
@@ -250,13 +256,25 @@ class ViewerGroup:
 
     async def connect_one(self, n: int) -> float:
         started = time.monotonic()
-        conn = await open_mqtt(Endpoint(self.config.endpoint), f"bench-v{self.config.index}-{n}-{os.getpid()}",
-                               self.on_publish, keepalive=self.config.keepalive)
+        client_id = f"bench-v{self.config.index}-{n}-{os.getpid()}"
+        conn = await open_mqtt(Endpoint(self.config.endpoint), client_id, self.on_publish,
+                               keepalive=self.config.keepalive)
         conn.tag = ViewerState(holding=set(self.snapshot_topics))
         await conn.subscribe([(t, 0) for t in self.config.topics])
         self.connections.append(conn)
         self.subscribed(conn, time.monotonic_ns())
+        if self.config.presence is not None:
+            self.announce(conn, self.config.presence + client_id)
         return (time.monotonic() - started) * 1000
+
+    def announce(self, conn: MqttConnection, topic: str) -> None:
+        """Announce now, and again 30 s ± 5 s later while the connection lasts (QoS 0, empty)."""
+        if conn.closed.done():
+            return
+        conn.send(mqtt.publish(topic, b""))
+        self.announcements += 1
+        later = self.call_later or asyncio.get_running_loop().call_later
+        later(next_announcement_in(random.random), lambda: self.announce(conn, topic))
 
     def subscribed(self, conn: MqttConnection, now: int) -> None:
         """The SUBACK came at `now`: the wait for the snapshot starts."""

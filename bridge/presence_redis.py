@@ -46,6 +46,8 @@ class RedisPresenceCounter:
         self._prefix = key_prefix
         self._active = ActiveVideos(window)
         self._kept: dict[str, bool] = {}  # whether the exact record is kept, as the last count found
+        self._expiring: set[str] = set()  # videos whose keys of the current bucket have their TTL already
+        self._bucket: int | None = None
         self.errors = 0
 
     @classmethod
@@ -59,18 +61,25 @@ class RedisPresenceCounter:
         for video_id, client_id in announcements:
             by_video[video_id].add(client_id)
         bucket, now_ms, keep_ms = self.window.bucket_of(now), int(now * 1000), self._keep_ms
+        if bucket != self._bucket:
+            self._bucket, self._expiring = bucket, set()
         pipe = self._redis.pipeline(transaction=False)
         for video_id, ids in by_video.items():
             self._active.seen(video_id, now)
+            first = video_id not in self._expiring  # a bucket's keys get their TTL once (PFADD keeps it)
             for s in range(SKETCHES):
                 key = self._sketch_key(video_id, s, bucket)
                 pipe.pfadd(key, *(f"{s}:{c}" for c in ids))
-                pipe.pexpire(key, keep_ms)
+                if first:
+                    pipe.pexpire(key, keep_ms)
             if self._kept.get(video_id, True):
                 exact = self._key(video_id, "x")
                 pipe.zadd(exact, dict.fromkeys(ids, now_ms))
-                pipe.pexpire(exact, keep_ms)
-        self._execute(pipe, "add")
+                if first:
+                    pipe.pexpire(exact, keep_ms)
+            self._expiring.add(video_id)
+        if self._execute(pipe, "add") is None:
+            self._expiring = set()  # TTLs perhaps not set: again next time
 
     def counts(self, now: float) -> dict[str, int]:
         videos = self._active.due(now)
@@ -84,10 +93,11 @@ class RedisPresenceCounter:
             pipe.zremrangebyscore(exact, "-inf", cutoff_ms)
             pipe.zcard(exact)
             pipe.get(self._key(video_id, "t"))
+            pipe.pexpire(exact, keep_ms)  # the record's TTL follows its last count (every 5 s)
         replies = self._execute(pipe, "count")
         if replies is None:
             return {}
-        states = {v: (int(replies[3 * i + 1]), replies[3 * i + 2]) for i, v in enumerate(videos)}
+        states = {v: (int(replies[4 * i + 1]), replies[4 * i + 2]) for i, v in enumerate(videos)}
         estimates = self._estimates(states, now)
         if estimates is None:
             return {}

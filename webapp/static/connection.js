@@ -64,6 +64,28 @@ export class Connection {
     this.retryAt = 0;
     this.retryTimer = 0;
     this.countdownTimer = 0;
+    this.session = null; // the session up now: {subscribe(topics, done), unsubscribe(topics)}
+  }
+
+  /** Take the comment events from `topic` (the video's `comments` or `sample`); `done()` once the
+   * broker granted it (at once when no session is up: the next one subscribes to it). */
+  follow(topic, done = () => {}) {
+    this.subscriptions.follow(topic, false);
+    if (this.session === null) done();
+    else this.catchUp(done);
+  }
+
+  catchUp(done = () => {}) {
+    const { subscribe, unsubscribe } = this.subscriptions.catchUp();
+    if (!subscribe.length) {
+      done();
+      return;
+    }
+    const session = this.session;
+    session.subscribe(subscribe, () => {
+      session.unsubscribe(unsubscribe);
+      done();
+    });
   }
 
   setStatus(state, text) {
@@ -100,6 +122,7 @@ export class Connection {
     const lost = (reason) => {
       if (over) return;
       over = true;
+      if (this.session === live) this.session = null;
       subscriptions.disconnected();
       t.clearTimeout(watchdog);
       t.clearTimeout(leaveTimer);
@@ -140,6 +163,18 @@ export class Connection {
       }, Math.max(0, at - t.now()));
     };
 
+    /** follow()'s part in this session: a refused grant loses the connection (as at first). */
+    const live = {
+      subscribe: (topics, granted) => {
+        client.subscribe(topics, { qos: 0 }, (err, grants) => {
+          if (over) return;
+          if (err || !grants || grants.some((g) => g.qos === GRANT_REFUSED)) lost("subscription refused");
+          else granted();
+        });
+      },
+      unsubscribe: leave,
+    };
+
     client.on("connect", () => {
       const wanted = subscriptions.connected();
       session = subscriptions.session;
@@ -154,6 +189,8 @@ export class Connection {
         // `recent` is left RECENT_GRACE_MS after its snapshot, or after the wait for one is over.
         subscriptions.subscribed(t.now());
         armLeave();
+        this.session = live;
+        this.catchUp(); // follow() was told something else meanwhile
         this.up();
         announce();
       });

@@ -2,11 +2,14 @@
 // decides what to render and what to fetch): the MQTT messages of the four topics, the HTTP
 // history that repairs gaps (retried with backoff), the first page of history when no `recent`
 // came, the video's state until the `state` topic speaks, and the replies of an opened thread.
-// It also keeps the reaction counts' window up to date (reactions.js), as the comments pass by.
+// It also keeps the reaction counts' window up to date (reactions.js), as the comments pass by,
+// and counts them (volume.js): when the chat is faster than the page can show, the comment events
+// come from the sampled feed `sample` instead of `comments` (no gap repair then), until it calms.
 
 import { backoffDelay } from "./backoff.js";
 import { SNAPSHOT_WAIT_MS } from "./subscriptions.js";
 import { BROWSER_TIMERS } from "./timers.js";
+import { CHECK_EVERY_MS, FULL, SAMPLE, VolumeRule } from "./volume.js";
 
 export const INITIAL_WAIT_MS = SNAPSHOT_WAIT_MS; // for the retained `recent`, before reading the history instead
 export const HISTORY_PAGE = 200; // the API's largest `limit`
@@ -16,7 +19,8 @@ export class Feed {
   /** `stream`: a Stream; `reactions`: a CommentReactions. Hooks: `render(ops)` (stream.js's
    * operations), `reactionsChanged(id)` (a comment's counts to show again), `chatState(state)`
    * (the `state` payload, or the video as the API gives it) and `liveReactions(video, retained)`
-   * (the `reactions` payload's totals of the video). */
+   * (the `reactions` payload's totals of the video), and `follow(mode)` (volume.js's FULL or SAMPLE:
+   * take the comment events from that topic now; call followed(mode) once it is subscribed). */
   constructor({ config, http, stream, reactions, hooks, timers = BROWSER_TIMERS, log = console }) {
     this.api = config.api;
     this.topics = config.topics;
@@ -30,6 +34,9 @@ export class Feed {
     this.gotState = false; // the retained `state` came: newer than the API's answer
     this.backfillFailures = 0;
     this.backfillTimer = 0;
+    // the sampled feed, when the page config names it
+    this.volume = this.topics.sample ? new VolumeRule() : null;
+    this.volumeTimer = 0; // while on the sample: quiet seconds count too
   }
 
   // -- MQTT -----------------------------------------------------------------------------------
@@ -53,7 +60,8 @@ export class Feed {
       return; // not ours to show
     }
     if (doc === null || typeof doc !== "object") return;
-    if (topic === this.topics.comments) {
+    const sampled = topic === this.topics.sample && Boolean(this.topics.sample);
+    if (topic === this.topics.comments || sampled) {
       if (Array.isArray(doc.events)) {
         const comments = doc.events.filter((e) => e?.type === "comment").map((e) => e.comment);
         this.seenComments(comments);
@@ -61,6 +69,7 @@ export class Feed {
         for (const e of doc.events) if (e?.type === "delete") this.reactions.leaveWindow(e.id);
       }
       this.hooks.render(this.stream.onEvents(doc.events));
+      this.countVolume(sampled, doc);
     } else if (topic === this.topics.recent) {
       if (Array.isArray(doc.comments)) {
         this.reactions.setWindow(doc.comments);
@@ -76,6 +85,41 @@ export class Feed {
       this.hooks.chatState(doc);
       this.hooks.render(this.stream.onState(doc));
     }
+    this.pumpBackfill();
+  }
+
+  // -- how much to receive (volume.js) -------------------------------------------------------
+
+  /** A message of `comments` or (`sampled`) of `sample`: its comments (and `skipped`) count for the
+   * rule, when it is the topic followed now. */
+  countVolume(sampled, doc) {
+    if (this.volume === null || sampled !== (this.volume.mode === SAMPLE)) return;
+    const events = Array.isArray(doc.events) ? doc.events : [];
+    const skipped = Number.isSafeInteger(doc.skipped) && doc.skipped > 0 ? doc.skipped : 0;
+    const comments = events.filter((e) => e?.type === "comment").length + (sampled ? skipped : 0);
+    this.switchIf(this.volume.observe(this.timers.now(), comments));
+  }
+
+  /** Follow what the rule says now (after a message, or every CHECK_EVERY_MS while sampled). */
+  switchIf(mode) {
+    const sampled = mode === SAMPLE;
+    if (sampled === this.stream.sampled) return;
+    if (sampled) {
+      this.stream.setSampled(true); // from now on, seq jumps are comments left out
+      this.volumeTimer = this.timers.setInterval(() => this.switchIf(this.volume.decide(this.timers.now())), CHECK_EVERY_MS);
+    } else {
+      this.stream.setSampled(false); // gaps are repaired again
+      this.timers.clearInterval(this.volumeTimer);
+      this.volumeTimer = 0;
+    }
+    this.hooks.follow?.(mode);
+  }
+
+  /** The topic of `mode` is subscribed: back on `comments`, what came since the last seq seen is
+   * fetched from the history, as after a reconnect. */
+  followed(mode) {
+    if (mode !== FULL || this.stream.sampled) return;
+    this.stream.reconnected();
     this.pumpBackfill();
   }
 

@@ -5,7 +5,8 @@
 //   onRecent(snapshot, {retained})  a `recent` payload {seq, comments: [...]}: retained (sent on
 //                                   subscribing: repairs deletions missed) or live (one that was
 //                                   on its way when the page left the topic: subscriptions.js)
-//   onEvents(events)                the `events` of one message on the `comments` topic
+//   onEvents(events)                the `events` of one message on the `comments` topic (or on
+//                                   `sample`, after setSampled(true): its seq jumps are not gaps)
 //   onBackfill(request, comments, limit)   an HTTP history page asked for by takeBackfill()
 //   onState(state)                  the retained `state` payload (its `pinned`)
 //   onReplies(parentId, comments)   the replies of a thread the reader opened
@@ -122,6 +123,7 @@ export class Stream {
     this.pinSeq = -1;
     this.inflight = null; // the backfill being fetched
     this.resync = false; // after a reconnect: fetch everything after lastSeq
+    this.sampled = false; // following the sampled feed: missing seqs were left out, not lost
   }
 
   get started() {
@@ -159,10 +161,22 @@ export class Stream {
 
   advance() {
     if (this.lastSeq === null) return;
+    if (this.sampled) {
+      this.lastSeq = Math.max(this.lastSeq, this.head); // nothing to repair (volume.js)
+      this.known = [];
+      return;
+    }
     this.known = this.known.filter(([, to]) => to > this.lastSeq);
     while (this.known.length && this.known[0][0] <= this.lastSeq + 1) {
       this.lastSeq = Math.max(this.lastSeq, this.known.shift()[1]);
     }
+  }
+
+  /** Follow the sampled feed (`on`): a seq not seen was left out, nothing is fetched; or the full
+   * stream again (call reconnected() once `comments` is subscribed: what came since is fetched). */
+  setSampled(on) {
+    this.sampled = on;
+    if (on) this.advance();
   }
 
   /** Mark that the connection was lost and is back: whatever came meanwhile must be fetched. */
@@ -172,7 +186,7 @@ export class Stream {
 
   /** The next range to fetch ({afterSeq, untilSeq}, untilSeq null: up to now), or null. */
   takeBackfill() {
-    if (this.inflight !== null || this.lastSeq === null) return null;
+    if (this.inflight !== null || this.lastSeq === null || this.sampled) return null;
     if (this.resync) {
       this.resync = false;
       this.inflight = { afterSeq: this.lastSeq, untilSeq: null };

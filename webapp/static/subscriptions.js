@@ -16,6 +16,9 @@
 //
 // `state` (small, rare) and `reactions` (the live counts themselves, republished at most every
 // 250 ms while they change) stay subscribed: docs/client.md says why.
+//
+// The comment events come from `comments`, or from `sample` while the chat is faster than the page
+// can show (volume.js decides, follow() switches): one of the two at a time, in every session.
 
 export const SNAPSHOT_WAIT_MS = 1500;
 export const RECENT_GRACE_MS = 1000;
@@ -36,9 +39,10 @@ export function leafOf(topic) {
 }
 
 export class Subscriptions {
-  /** `topics`: {comments, recent, state, reactions}, the video's topic names. */
+  /** `topics`: {comments, recent, state, reactions, sample}, the video's topic names. */
   constructor(topics) {
     this.topics = topics;
+    this.events = topics.comments; // where the comment events come from: `comments` or `sample`
     this.session = 0; // counts the sessions; 0: none yet
     this.held = new Set(); // the topics subscribed to in this session
     this.subscribedAt = null; // when this session's subscription was granted
@@ -52,7 +56,7 @@ export class Subscriptions {
   /** A new session is up: the topics to subscribe to. Returns them, in order. */
   connected() {
     this.session += 1;
-    const all = [this.topics.comments, this.topics.recent, this.topics.state, this.topics.reactions];
+    const all = [this.events, this.topics.recent, this.topics.state, this.topics.reactions];
     this.held = new Set(all);
     this.subscribedAt = null;
     this.firstSnapshotAt = null;
@@ -102,6 +106,23 @@ export class Subscriptions {
     const at = this.leaveAt;
     if (session !== this.session || at === null || now < at) return [];
     return this.leave(this.topics.recent);
+  }
+
+  /** Take the comment events from `topic` (`comments` or `sample`) from now on. Returns what to
+   * do in this session (a session whose subscription is granted): {subscribe, unsubscribe}, topic
+   * lists, empty when nothing changes. Subscribe first, then leave the other: the stream drops
+   * what comes twice. A session not granted yet gets the change from the next call (catchUp()). */
+  follow(topic, granted = true) {
+    if (topic === this.topics.comments || topic === this.topics.sample) this.events = topic;
+    return granted ? this.catchUp() : { subscribe: [], unsubscribe: [] };
+  }
+
+  /** What this granted session must subscribe to and leave to hold the topic of follow(). */
+  catchUp() {
+    if (this.held.size === 0 || this.held.has(this.events)) return { subscribe: [], unsubscribe: [] };
+    const unsubscribe = [this.topics.comments, this.topics.sample].filter((t) => t && this.held.delete(t));
+    this.held.add(this.events);
+    return { subscribe: [this.events], unsubscribe };
   }
 
   leave(topic) {

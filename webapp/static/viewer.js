@@ -8,6 +8,7 @@
 //   composer.js     the posting form; signin.js and session.js who is reading
 //   livebar.js      live reactions; panels.js the moderator's review queue and settings
 //   replay.js       an ended video: a clock, a seek bar and its comments at their pos_ms
+//   volume.js       when to follow the sampled feed instead of every comment (feed.js counts)
 //   http.js         every HTTP request; notices.js every message in words
 //
 // main.js calls start() with the browser's MQTT.js; nothing runs when a module is imported.
@@ -27,6 +28,7 @@ import { Replay } from "./replay.js";
 import { Session } from "./session.js";
 import { SignIn } from "./signin.js";
 import { Stream } from "./stream.js";
+import { FULL_AGAIN, SAMPLE, SAMPLE_NOTE } from "./volume.js";
 
 /** Start the page in `doc` (the window `win`); `mqtt`: MQTT.js. Returns the parts, for a console. */
 export function start({ doc, win, mqtt }) {
@@ -81,6 +83,14 @@ export function start({ doc, win, mqtt }) {
         if (state.status === "ended") showReplay();
       },
       liveReactions: (video, retained) => liveBar.onSnapshot(video, retained),
+      follow(mode) {
+        // too busy to show every comment: the sampled feed, said in words (volume.js)
+        const sampled = mode === SAMPLE;
+        $("sample-note").hidden = !sampled;
+        $("sample-note").textContent = sampled ? SAMPLE_NOTE : ""; // role=status: said politely
+        if (!sampled) say(FULL_AGAIN);
+        connection.follow(sampled ? config.topics.sample : config.topics.comments, () => feed.followed(mode));
+      },
     },
   });
   const actions = new CommentActions({
