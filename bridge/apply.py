@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from livecomments.models import Ban, Comment, CommentStatus, EventType, LiveEvent, Video
-from livecomments.wire import Submission, comment_view
+from livecomments.wire import Submission, comment_view, pos_ms_of
 from moderation.decision import Ban as BanFact
 from moderation.decision import Decision, Parent, Post, Verdict, VideoRules, decide
 from moderation.screen import matcher_for, screen_text
@@ -106,7 +106,7 @@ class _Row:
     """A comment as this batch sees it: loaded, or new from another producer."""
 
     __slots__ = ("id", "video_id", "parent_id", "user_id", "user_name", "text", "ts", "status", "reply_count",
-                 "by_moderator", "seq", "reason", "new", "decided", "replies")
+                 "by_moderator", "pos_ms", "seq", "reason", "new", "decided", "replies")
 
     def __init__(self, m: Mapping[Any, Any], new: bool) -> None:
         self.id: str = m["id"]
@@ -119,6 +119,7 @@ class _Row:
         self.status: str = m["status"]
         self.reply_count: int = m["reply_count"] or 0
         self.by_moderator: bool = bool(m["by_moderator"])
+        self.pos_ms: int = int(m["pos_ms"] or 0)  # stored when recorded; a new row's from its video's started_ts
         self.seq: int | None = None
         self.reason: str | None = None
         self.new = new
@@ -137,14 +138,16 @@ class _Video:
     terms: TermMatcher
     last_seq: int
     base_seq: int  # last_seq when locked
+    started_ts: int  # the video's time starts here (a new row's pos_ms)
 
 
 _COMMENT_COLUMNS = [COMMENTS.c[n] for n in (
-    "id", "video_id", "parent_id", "user_id", "user_name", "text", "ts", "status", "reply_count", "by_moderator")]
+    "id", "video_id", "parent_id", "user_id", "user_name", "text", "ts", "status", "reply_count", "by_moderator",
+    "pos_ms")]
 
 _LOCK_VIDEOS = (
     select(VIDEOS.c.id, VIDEOS.c.status, VIDEOS.c.chat, VIDEOS.c.hold_for_review, VIDEOS.c.blocked_terms,
-           VIDEOS.c.last_seq)
+           VIDEOS.c.last_seq, VIDEOS.c.started_ts)
     .where(VIDEOS.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(VIDEOS.c.id)
     .with_for_update()
@@ -181,11 +184,11 @@ _GAP_UNPUBLISHED = (
 # PostgreSQL: each bulk statement takes its rows as one JSON parameter (encoded by orjson, parsed
 # by the server): one round trip, and nothing per row or per value in the driver.
 _PG_LOCK_VIDEOS = text(
-    "SELECT id, status, chat, hold_for_review, blocked_terms, last_seq FROM videos"
+    "SELECT id, status, chat, hold_for_review, blocked_terms, last_seq, started_ts FROM videos"
     " WHERE id IN (SELECT value FROM json_array_elements_text(CAST(:ids AS json))) ORDER BY id FOR UPDATE"
 ).columns(blocked_terms=VIDEOS.c.blocked_terms.type)
 _PG_LOAD_COMMENTS = text(
-    "SELECT id, video_id, parent_id, user_id, user_name, text, ts, status, reply_count, by_moderator"
+    "SELECT id, video_id, parent_id, user_id, user_name, text, ts, status, reply_count, by_moderator, pos_ms"
     " FROM comments WHERE id IN (SELECT value FROM json_array_elements_text(CAST(:ids AS json)))"
 )
 _PG_LOAD_BANS = text(
@@ -195,11 +198,12 @@ _PG_LOAD_BANS = text(
 )
 _PG_INSERT_COMMENTS = text(
     "INSERT INTO comments (id, video_id, seq, parent_id, user_id, user_name, text, ts, status, reply_count,"
-    " idempotency_key, reason, by_moderator)"
+    " idempotency_key, reason, by_moderator, pos_ms)"
     " SELECT d.id, d.video_id, d.seq, d.parent_id, d.user_id, d.user_name, d.text, d.ts, d.status, d.reply_count,"
-    " NULL, d.reason, false"
+    " NULL, d.reason, false, d.pos_ms"
     " FROM json_to_recordset(CAST(:rows AS json)) AS d(id varchar, video_id varchar, seq bigint, parent_id varchar,"
-    " user_id varchar, user_name varchar, text text, ts bigint, status varchar, reply_count integer, reason varchar)"
+    " user_id varchar, user_name varchar, text text, ts bigint, status varchar, reply_count integer, reason varchar,"
+    " pos_ms bigint)"
 )
 _PG_UPDATE_DECIDED = text(
     "UPDATE comments AS c SET status = d.status, seq = d.seq, reason = d.reason"
@@ -233,9 +237,9 @@ def _lock_videos(conn: Connection, ids: set[str]) -> dict[str, _Video]:
     out = {}
     query = _PG_LOCK_VIDEOS if _is_pg(conn) else _LOCK_VIDEOS
     params = {"ids": orjson.dumps(sorted(ids)).decode()} if _is_pg(conn) else {"ids": sorted(ids)}
-    for vid, status, chat, hold, terms, last_seq in conn.execute(query, params):
+    for vid, status, chat, hold, terms, last_seq, started_ts in conn.execute(query, params):
         rules = VideoRules(status, chat, bool(hold))
-        out[vid] = _Video(vid, rules, matcher_for(tuple(terms or ())), int(last_seq), int(last_seq))
+        out[vid] = _Video(vid, rules, matcher_for(tuple(terms or ())), int(last_seq), int(last_seq), int(started_ts))
     return out
 
 
@@ -258,10 +262,10 @@ def _post(rows: dict[str, _Row], bans: dict[tuple[str, str], int | None], video:
     )
 
 
-def _new_row(sub: Submission) -> _Row:
+def _new_row(sub: Submission, video: _Video) -> _Row:
     return _Row({"id": sub.id, "video_id": sub.video_id, "parent_id": sub.parent_id, "user_id": sub.user_id,
                  "user_name": sub.user_name, "text": sub.text, "ts": sub.ts, "status": PENDING, "reply_count": 0,
-                 "by_moderator": False}, new=True)
+                 "by_moderator": False, "pos_ms": pos_ms_of(sub.ts, video.started_ts)}, new=True)
 
 
 def apply_batch(
@@ -302,7 +306,7 @@ def apply_batch(
             continue
         row = rows.get(sub.id)
         if row is None:
-            row = rows[sub.id] = _new_row(sub)  # a second copy in this batch is a duplicate
+            row = rows[sub.id] = _new_row(sub, video)  # a second copy in this batch is a duplicate
         if row.decided or row.status != PENDING or row.video_id != sub.video_id:
             result.outcomes.append(Outcome.DUPLICATE)
             continue
@@ -348,14 +352,15 @@ def _write(conn: Connection, decided: list[_Row], rows: dict[str, _Row], videos:
             conn.execute(_PG_INSERT_COMMENTS, _pg_rows([
                 {"id": r.id, "video_id": r.video_id, "seq": r.seq, "parent_id": r.parent_id, "user_id": r.user_id,
                  "user_name": r.user_name, "text": r.text, "ts": r.ts, "status": r.status,
-                 "reply_count": r.reply_count, "reason": r.reason}
+                 "reply_count": r.reply_count, "reason": r.reason, "pos_ms": r.pos_ms}
                 for r in new
             ]))
         else:
             conn.execute(_INSERT_COMMENTS, [
                 {"id": r.id, "video_id": r.video_id, "seq": r.seq, "parent_id": r.parent_id, "user_id": r.user_id,
                  "user_name": r.user_name, "text": r.text, "ts": r.ts, "status": r.status,
-                 "reply_count": r.reply_count, "idempotency_key": None, "reason": r.reason, "by_moderator": False}
+                 "reply_count": r.reply_count, "idempotency_key": None, "reason": r.reason, "by_moderator": False,
+                 "pos_ms": r.pos_ms}
                 for r in new
             ])
     old = [r for r in decided if not r.new]

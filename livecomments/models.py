@@ -9,6 +9,7 @@ same transaction that assigns its `seq`, and marked published once the broker ha
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import JSON
@@ -53,8 +55,14 @@ class EventType(StrEnum):
     UNPIN = "unpin"
 
 
+def _creation_time(context: Any) -> int:
+    """A video's started_ts when none is given: its created_ts."""
+    return int(context.get_current_parameters()["created_ts"])
+
+
 class Video(Base):
     __tablename__ = "videos"
+    __table_args__ = (Index("ix_videos_started", "started_ts", "id"),)  # GET /api/videos, newest first
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -70,6 +78,13 @@ class Video(Base):
     # screened with (webapp.posting), so a cached copy of the settings is never used stale.
     rules_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_ts: Mapped[int] = mapped_column(BigInteger)
+    # The video's time starts here (ms): given at creation, else the creation time. A comment's
+    # pos_ms is its ts minus this (0 if negative), computed once when it is recorded.
+    started_ts: Mapped[int] = mapped_column(BigInteger, default=_creation_time, server_default="0")
+    ended_ts: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # set once, when it ends
+
+
+_APPROVED_ONLY = text(f"status = '{CommentStatus.APPROVED.value}'")
 
 
 class Comment(Base):
@@ -79,6 +94,11 @@ class Comment(Base):
         UniqueConstraint("user_id", "idempotency_key", name="uq_comments_user_idem"),
         Index("ix_comments_status_ts", "status", "ts"),
         Index("ix_comments_parent", "parent_id", "seq"),
+        # The replay query (webapp.replay): a video's approved comments by their place in its time.
+        Index(
+            "ix_comments_replay", "video_id", "pos_ms", "seq",
+            sqlite_where=_APPROVED_ONLY, postgresql_where=_APPROVED_ONLY,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
@@ -94,6 +114,8 @@ class Comment(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     by_moderator: Mapped[bool] = mapped_column(Boolean, default=False)  # exempt from hold-for-review
+    # ts - the video's started_ts, 0 if negative: where in the video it was made (livecomments.wire.pos_ms_of)
+    pos_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LiveEvent(Base):

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from livecomments.models import Comment, EventType
+from livecomments.models import ChatState, Comment, EventType, VideoStatus
 from livecomments.validation import (
     FieldError,
     check_id,
@@ -153,10 +153,17 @@ class CommentFields(Protocol):
     def ts(self) -> int: ...
     @property
     def reply_count(self) -> int: ...
+    @property
+    def pos_ms(self) -> int: ...
+
+
+def pos_ms_of(ts: int, started_ts: int) -> int:
+    """Where in the video a comment made at `ts` was made: ms since the video's start, 0 before it."""
+    return max(0, ts - started_ts)
 
 
 def comment_view(c: CommentFields, reactions: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """A comment as viewers see it, in events, `recent` and the history API."""
+    """A comment as viewers see it, in events, `recent`, the history API and the replay."""
     return {
         "id": c.id,
         "video_id": c.video_id,
@@ -165,6 +172,7 @@ def comment_view(c: CommentFields, reactions: Mapping[str, int] | None = None) -
         "user": {"id": c.user_id, "name": c.user_name},
         "text": c.text,
         "ts": c.ts,
+        "pos_ms": c.pos_ms,
         "reply_count": c.reply_count,
         "reactions": dict(reactions or {}),
     }
@@ -224,7 +232,7 @@ def video_state(
     `viewers`, `peak_viewers`: who is watching (livecomments.presence), as last counted."""
     return {
         "status": status,
-        "chat": chat,
+        "chat": ChatState.CLOSED.value if status == VideoStatus.ENDED else chat,  # an ended video's chat is closed
         "slow_mode_s": slow_mode_s,
         "hold_for_review": hold_for_review,
         "viewers": viewers,

@@ -61,9 +61,9 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (videos, comments, health, openapi, pages):
         app.register_blueprint(module.bp)
-    from webapp import moderation_views, reactions
+    from webapp import bans, moderation_views, reactions, replay
 
-    for module in (moderation_views, reactions):
+    for module in (moderation_views, reactions, replay, bans):
         app.register_blueprint(module.bp)
 
 

@@ -1,7 +1,8 @@
 """The post path's database work, in as few round trips as a post allows.
 
 A post that goes through costs one statement: an ``INSERT … SELECT`` that records the
-pending comment only if the video is live with its chat open (or the author a moderator),
+pending comment (its ``pos_ms`` computed from the video row it selects) only if the video is
+live with its chat open (or the author a moderator),
 the author is not banned, and (for a reply) the parent is an approved top-level comment of
 the same video; the ``Idempotency-Key`` is folded in with ``ON CONFLICT DO NOTHING``, so a
 retry inserts nothing. ``RETURNING`` says whether the row went in. Only when it did not does
@@ -47,13 +48,16 @@ RULES_TTL_S = 1.0
 RULES_CACHE_MAX = 10_000  # videos whose rules one process keeps; the oldest entries go first
 
 _COLUMNS = (
-    "id, video_id, seq, parent_id, user_id, user_name, text, ts, status, reply_count, idempotency_key, by_moderator"
+    "id, video_id, seq, parent_id, user_id, user_name, text, ts, status, reply_count, idempotency_key, by_moderator,"
+    " pos_ms"
 )
-# Typed, because PostgreSQL must deduce one type for a parameter used twice (user_id, ts).
+# Typed, because PostgreSQL must deduce one type for a parameter used twice (user_id, ts). pos_ms is
+# livecomments.wire.pos_ms_of over the video row the statement reads anyway: no query of its own.
 _VALUES = (
     "CAST(:id AS VARCHAR), v.id, NULL, {parent}, CAST(:user_id AS VARCHAR), CAST(:user_name AS VARCHAR),"
     " CAST(:text AS TEXT), CAST(:ts AS BIGINT), CAST(:pending AS VARCHAR), 0, CAST(:key AS VARCHAR),"
-    " CAST(:by_moderator AS BOOLEAN)"
+    " CAST(:by_moderator AS BOOLEAN),"
+    " CASE WHEN CAST(:ts AS BIGINT) > v.started_ts THEN CAST(:ts AS BIGINT) - v.started_ts ELSE 0 END"
 )
 # The SQL of moderation.decision.decide's rules 1 (live), 2 (chat open, or a moderator), 4 (the
 # parent) and 5 (no ban in force); keep them the same rule (tests/app/test_moderation_decision_sql.py).

@@ -37,6 +37,8 @@ def video_json(v: Video, pinned: Comment | None, audience: tuple[int, int] = (0,
         "id": v.id,
         "title": v.title,
         "created_ts": v.created_ts,
+        "started_ts": v.started_ts,
+        "ended_ts": v.ended_ts,
         "last_seq": v.last_seq,
         **video_state(
             v.status,

@@ -106,9 +106,16 @@ class NewComment(StrictBody):
     parent_id: Ulid | None = Field(None, description="reply to this top-level comment (threads are one level deep)")
 
 
+MAX_TS = 2**53 - 1  # ms since the epoch: what a JSON number holds exactly
+VideoStatusName = Literal["live", "ended"]
+
+
 class NewVideo(StrictBody):
     id: IdField | None = Field(None, description="1-64 characters of A-Z, a-z, 0-9, '_' or '-'; generated if absent")
     title: Title
+    started_ts: Annotated[int, Field(ge=0, le=MAX_TS), INTEGRAL] | None = Field(
+        None, description="when the video started (ms since the epoch), not in the future; absent = now"
+    )
 
 
 class HistoryQuery(BaseModel):
@@ -138,6 +145,7 @@ class CommentOut(BaseModel):
     user: User
     text: str
     ts: int = Field(description="milliseconds since the Unix epoch, UTC")
+    pos_ms: int = Field(description="where in the video it was made: ts minus the video's started_ts, 0 if negative")
     reply_count: int
     reactions: dict[str, int]
 
@@ -155,6 +163,8 @@ class VideoOut(BaseModel):
     id: Id
     title: str
     created_ts: int
+    started_ts: int = Field(description="when the video's time starts (ms since the epoch); pos_ms counts from it")
+    ended_ts: int | None = Field(description="when it ended (ms since the epoch); null while it is live")
     last_seq: int
     status: Literal["live", "ended"]
     chat: Literal["open", "closed"]
@@ -280,3 +290,67 @@ class AuditEntryOut(BaseModel):
 class AuditLog(BaseModel):
     video_id: str
     entries: list[AuditEntryOut]
+
+
+VIDEO_PATCH_FIELDS = ("title", "status")
+
+
+class VideoPatch(StrictBody):
+    model_config = ConfigDict(json_schema_extra=_at_least_one_of(VIDEO_PATCH_FIELDS))
+
+    title: Title | None = None
+    status: VideoStatusName | None = Field(
+        None, description='"ended" ends the video for good (409 if it has ended already); "live" only while it is live'
+    )
+
+
+class VideosQuery(BaseModel):
+    status: VideoStatusName | None = Field(None, description="only the videos in this state")
+    limit: int = Field(50, ge=1, le=MAX_HISTORY, description="how many videos at most")
+    before: Id | None = Field(None, description="the next page: the videos after this one (its id), newest first")
+
+
+MAX_REPLAY_WINDOW_MS = 600_000
+MAX_POS_MS = 2**53 - 1
+
+
+class ReplayQuery(BaseModel):
+    from_ms: int = Field(ge=0, le=MAX_POS_MS, description="from this position in the video (ms), included")
+    to_ms: int = Field(
+        ge=1, le=MAX_POS_MS,
+        description=f"to this position (ms), excluded; from_ms < to_ms <= from_ms + {MAX_REPLAY_WINDOW_MS}",
+    )
+    after_seq: int | None = Field(
+        None, ge=0, le=MAX_SEQ,
+        description="continuing a truncated window: skip the comments at pos_ms = from_ms whose seq is at most this",
+    )
+
+
+class VideoList(BaseModel):
+    videos: list[VideoOut]
+
+
+class Replay(BaseModel):
+    video_id: Id
+    from_ms: int
+    to_ms: int
+    comments: list[CommentOut] = Field(
+        description="approved, not deleted, with from_ms <= pos_ms < to_ms; by pos_ms, then seq"
+    )
+    truncated: bool = Field(
+        description="more comments in the window than one response holds: ask again with from_ms = the last pos_ms "
+        "and after_seq = the last seq"
+    )
+
+
+class BanOut(BaseModel):
+    user_id: Id
+    until_ms: int | None = Field(description="when it ends (ms since the epoch); null: permanent")
+    reason: str | None
+    by: str = Field(description="the moderator who set it")
+    ts: int = Field(description="when it was set (ms since the epoch)")
+
+
+class BanList(BaseModel):
+    video_id: Id
+    bans: list[BanOut]

@@ -86,7 +86,8 @@ def test_history_newest_first_approved_only(client: FlaskClient, history: dict[s
     assert seqs(resp) == [6, 5, 2, 1]
     assert resp.get_json()["video_id"] == "v1"
     first = resp.get_json()["comments"][0]
-    assert set(first) == {"id", "video_id", "seq", "parent_id", "user", "text", "ts", "reply_count", "reactions"}
+    assert set(first) == {"id", "video_id", "seq", "parent_id", "user", "text", "ts", "pos_ms", "reply_count",
+                          "reactions"}
     assert "status" not in first
 
 
