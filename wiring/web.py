@@ -12,6 +12,8 @@ workers one by one, each new one before its old one stops; SIGTERM/SIGINT stop t
 Granian was chosen by measured server CPU per request (`python -m bench.servers`,
 docs/operations.md). `livecomments up` runs the same server as a child process (`--workers 1`,
 started with PARENT_PID_ENV so that it dies with `up` even when `up` is killed with SIGKILL).
+Its limits under abuse and overload (`granian_server`, `webapp.admission`) are in
+docs/operations.md, "HTTP limits".
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import io
 import logging
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+from broker.mosquitto.rlimit import raise_fd_limit
 from infra import credentials
 from infra.db import create_schema, make_engine
 from infra.recent_cache import RecentCache
@@ -34,8 +38,9 @@ from livecomments.config import Settings, put_settings
 from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
 from webapp import WebDeps, create_app
+from webapp.admission import Admission, AdmissionLimits
 from webapp.errors import UNAVAILABLE_ERRORS
-from webapp.extensions import db
+from webapp.extensions import EXTENSION_KEY, db
 from webapp.group_commit import GroupCommit
 from webapp.live_reactions import LiveReactionBuffer
 from webapp.posting import PendingComment, insert_pending
@@ -157,6 +162,12 @@ class BoundedChunkedBody:
         return self.app(environ, start_response)
 
 
+# How long a thread may keep the GIL while others wait for it (Python's default: 5 ms). A worker's
+# pool holds thousands of threads (webapp.admission), and under overload hundreds of them wait for
+# the GIL at once, each waking every interval to ask for it: at 5 ms that churn starved the
+# requests at work (202s/s fell to a fraction, `bench overload`). Requests here hold the GIL for
+# well under a millisecond between waits, so a longer interval delays almost nothing else.
+SWITCH_INTERVAL_S = 0.05
 RESPAWN_INTERVAL_S = 2.0  # on SIGHUP: how long a new worker runs beside the old one before that one stops
 _worker: Flask | None = None  # this worker process's app
 
@@ -198,8 +209,14 @@ def worker_app() -> Flask:
     global _worker
     if os.environ.get(PARENT_PID_ENV):
         die_with(os.getppid())  # the granian process that spawned this worker
-    _worker = build_web(Settings.from_env())
-    _worker.wsgi_app = BoundedChunkedBody(_worker.wsgi_app, int(_worker.config["MAX_CONTENT_LENGTH"]))  # type: ignore[method-assign]
+    settings = Settings.from_env()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    _worker = build_web(settings)
+    limit = int(_worker.config["MAX_CONTENT_LENGTH"])
+    _worker.wsgi_app = Admission(  # type: ignore[method-assign]
+        BoundedChunkedBody(_worker.wsgi_app, limit), AdmissionLimits.for_threads(settings.web_threads), limit,
+        registry=_worker.extensions[EXTENSION_KEY].metrics.registry,
+    )
     log.info("web worker %d ready", os.getpid())
     return _worker
 
@@ -223,15 +240,32 @@ class _IntendedThreadCount(logging.Filter):
         return "seems quite high compared to the number of CPU cores" not in record.getMessage()
 
 
+# HTTP limits (docs/operations.md, "HTTP limits"): what a connection may cost before it sends a request.
+HEADER_READ_TIMEOUT_S = 10  # a request's headers, and an idle kept-alive connection, get this long
+MAX_HEADER_BUFFER = 32 * 1024  # a request head may not be larger (hyper answers 431)
+MAX_CONNECTIONS = 10_000  # open connections per worker; beyond, new ones wait in the listen backlog
+LISTEN_BACKLOG = 4096  # connections the kernel holds for accept (capped by net.core.somaxconn)
+FD_RESERVE = 256  # descriptors a worker keeps for its database, broker and Redis connections and files
+
+
+def connection_cap(fd_limit: int) -> int:
+    """Open connections per worker: MAX_CONNECTIONS, or fewer when the descriptors would not hold them."""
+    return max(64, min(MAX_CONNECTIONS, fd_limit - FD_RESERVE))
+
+
 def granian_server(factory: str, host: str, port: int, workers: int, threads: int) -> Any:
     """Granian serving the WSGI app that `factory` ("module:function") builds in each worker
-    process; the bare endpoint of `livecomments bench post` runs on this same configuration."""
-    from granian.constants import Interfaces
+    process, `threads` requests at work per worker (webapp.admission sizes the pool around it);
+    the bare endpoint of `livecomments bench post` runs on this same configuration. Raises this
+    process's descriptor limit (its workers inherit it) to the hard limit first."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
     logging.getLogger("_granian").addFilter(_IntendedThreadCount())
+    connections = connection_cap(raise_fd_limit())
     return Server(
         factory,
         factory=True,
@@ -239,7 +273,17 @@ def granian_server(factory: str, host: str, port: int, workers: int, threads: in
         port=port,
         interface=Interfaces.WSGI,
         workers=workers,
-        blocking_threads=threads,
+        blocking_threads=AdmissionLimits.for_threads(threads).pool_threads,
+        # HTTP/1.1 only: with HTTP/2 allowed, a connection that sends nothing waits for its
+        # protocol to be sniffed with no timeout at all, and HTTP/2 has no header timeout.
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_S * 1000, keep_alive=True,
+                                     max_buffer_size=MAX_HEADER_BUFFER),
+        # Granian's backpressure caps connections (not requests) per worker: each holds a permit
+        # from accept to close, idle or not (granian's default, backlog / workers, let 1,024 idle
+        # sockets lock everyone out).
+        backpressure=connections,
+        backlog=LISTEN_BACKLOG,
         websockets=False,
         # Bodies are bounded without a setting: granian streams a body to the app, which reads at
         # most MAX_CONTENT_LENGTH (8 KiB) and answers its JSON 413; granian then closes the
@@ -264,7 +308,10 @@ def serve_workers(settings: Settings, workers: int | None = None) -> int:
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
 
     def announce() -> None:
-        log.info("web app: %d granian worker processes, %d threads each", count, settings.web_threads)
+        limits = AdmissionLimits.for_threads(settings.web_threads)
+        log.info("web app: %d granian worker processes, each %d requests at work, %d waiting at most %g s, "
+                 "%d bodies read at once, %d connections", count, limits.active, limits.waiting, limits.wait_s,
+                 limits.body_readers, server.backpressure)
         print(f"web app listening on http://{shown}:{settings.http_port}", flush=True)
 
     server.on_startup(announce)
