@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("normal", "hot", "bridge", "edge", "join", "embedded", "post", "soak")
+SCENARIOS = ("normal", "hot", "bridge", "edge", "join", "embedded", "post", "soak", "flood", "overload")
 
 HELP = {
     "normal": "100 comments/s over HTTP to 1,000 WebSocket viewers, 60 s (production stack)",
@@ -19,6 +19,10 @@ HELP = {
     "post": "the web app's CPU per accepted post (300/s, 30 s) beside a bare endpoint on the same server and workers",
     "soak": "memory of every process over a long run: 100 comments/s over 10,000 videos for 600 s "
             "(embedded default), RSS sampled every 5 s, judged flat or growing",
+    "flood": "100 comments/s to 2,000 viewers while 2,000 idle, slowloris and trickled-body HTTP connections "
+             "are held, 30 s (post → 202 p50/p99, refusals)",
+    "overload": "3,000 posts/s offered over 1,000 connections, beyond what the web app takes, 20 s: the share "
+                "of 503s, the time to a 503 and to a 202",
 }
 
 
@@ -35,6 +39,8 @@ def add_bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--rate", type=float, help="comments posted per second")
     p.add_argument("--viewers", type=int, help="viewers (edge: connections to open; join: joins)")
     p.add_argument("--videos", type=int, help="soak: videos the comments are spread over (default 10,000)")
+    p.add_argument("--connections", type=int,
+                   help="flood: abusive HTTP connections held (default 2,000); overload: client connections (1,000)")
     p.add_argument("--warmup", type=float, help="seconds of load before measuring (default 5)")
     p.add_argument("--bare-duration", type=float, help="seconds of the bare-broker phase (default min(duration, 20))")
     p.add_argument("--no-bare", action="store_true", help="skip the bare-broker phase")

@@ -90,6 +90,14 @@ def check_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_target("recent on screen after subscribing, p99", "≤ 50 ms", p99j, _le(p99j, 50)))
     if scenario == "soak":
         out += soak_targets(result)
+    if scenario in ("flood", "overload"):
+        from bench import abuse_report
+
+        if scenario == "flood":
+            out += [_target("zero loss", "every 202'd id stored once and received by every viewer",
+                            *_zero_loss(result))] + abuse_report.flood_targets(result)
+        else:
+            out += abuse_report.overload_targets(result)
     return out
 
 
@@ -282,6 +290,10 @@ def comparison_rows(result: dict[str, Any]) -> list[list[Any]]:
         return rows
     if scenario == "soak":
         return soak_rows(result)
+    if scenario == "overload":
+        from bench.abuse_report import overload_rows
+
+        return overload_rows(result)
     posting = _get(result, "posting", "measure") or {}
     if scenario == "post":
         bare = result.get("bare_endpoint") or {}
@@ -310,6 +322,11 @@ def comparison_rows(result: dict[str, Any]) -> list[list[Any]]:
     ]
     rows += _latency_rows("post → viewer", m.get("latency_ms"), b.get("latency_ms"))
     rows.append(["HTTP 202 p99 (ms)", _get(result, "posting", "measure", "http_ms", "p99"), None, None])
+    if scenario == "flood":
+        from bench.abuse_report import flood_rows
+
+        rows.append(["HTTP 202 p50 (ms)", _get(result, "posting", "measure", "http_ms", "p50"), None, None])
+        rows += flood_rows(result)
     return rows
 
 

@@ -106,6 +106,7 @@ class Options:
     keep: bool = False
     command: str = ""
     videos: int = 0  # soak: the videos the comments go to
+    connections: int = 0  # flood: abusive HTTP connections; overload: the clients' connections
 
 
 DEFAULTS: dict[str, dict[str, float]] = {
@@ -145,6 +146,7 @@ def options_from(args: argparse.Namespace) -> Options:
         data_dir=args.data_dir, out=args.out, keep=args.keep,
         command="livecomments " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "",
         videos=videos,
+        connections=int(getattr(args, "connections", None) or d.get("connections", 0)),
     )
 
 
@@ -164,10 +166,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run(options: Options) -> dict[str, Any]:
+    from bench.http_flood import run_flood
+    from bench.overload import run_overload
     from bench.soak import run_soak
 
     runner = {"normal": delivery, "hot": delivery, "embedded": delivery, "bridge": bridge_alone,
-              "edge": edge, "join": join, "post": post_cost, "soak": run_soak}[options.scenario]
+              "edge": edge, "join": join, "post": post_cost, "soak": run_soak, "flood": run_flood,
+              "overload": run_overload}[options.scenario]
     started = datetime.datetime.now(datetime.UTC)
     load_before = load_average()
     with system_for(options) as target:
