@@ -26,3 +26,6 @@ class RecentWindow:
 
     def latest(self) -> dict[str, Any] | None:
         return self._items[-1] if self._items else None
+
+    def __len__(self) -> int:
+        return len(self._items)

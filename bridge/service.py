@@ -112,7 +112,7 @@ class Bridge:
         self._streams = Streams(settings.bridge_videos_held)
         self._pubacks: deque[tuple[int, float]] = deque()  # (mid, when), from the bus's thread
         self._pacer = Pacer(self._monotonic, held=settings.bridge_videos_held)
-        self._windows = RecentWindows(settings.recent_size, self._monotonic, held=settings.bridge_windows_held)
+        self._windows = RecentWindows(settings.recent_size, self._monotonic, held=settings.bridge_window_comments_held)
         self._dirty = DirtyVideos()
         self._samples = SampleFeeds(settings.sample_per_s, self.topics, self._wall_ms,  # live/videos/{v}/sample
                                     max_videos=settings.bridge_videos_held)

@@ -3,9 +3,10 @@ comments its retained `recent` carries, kept current from each commit's approved
 
 A window is a copy of what the database holds, loaded on first use; dropping one costs only
 the query that loads it again. So the windows of videos not published for IDLE_S are dropped
-(`forget_idle`), and at most `held` are kept (WINDOWS_HELD by default,
-Settings.bridge_windows_held): loading one more drops the least recently used. The table holds
-only the videos in use, and never more than `held` of them."""
+(`forget_idle`), and the windows hold at most `held` comments in all (COMMENTS_HELD by default,
+Settings.bridge_window_comments_held): past it the least recently used windows go. The bound is
+in comments, not windows, because a comment is what takes the memory (~1.3 KB): a long tail of
+videos with a comment or two costs little, a full window (recent_size, 50) fifty times more."""
 
 from __future__ import annotations
 
@@ -13,16 +14,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bridge.recent import RecentWindow
-from livecomments.config import BRIDGE_WINDOWS_HELD
+from livecomments.config import BRIDGE_WINDOW_COMMENTS_HELD
 
 IDLE_S = 60.0
-# Windows kept at most: up to recent_size (50) comments of ~1 KB each, so ~50 MB when all are full.
-WINDOWS_HELD = BRIDGE_WINDOWS_HELD
+# Comments the windows hold in all, at most: ~65 MB; 1,000 full windows, or many more small ones.
+COMMENTS_HELD = BRIDGE_WINDOW_COMMENTS_HELD
 
 
 class RecentWindows:
     def __init__(self, size: int, clock: Callable[[], float], idle_s: float = IDLE_S,
-                 held: int = WINDOWS_HELD) -> None:
+                 held: int = COMMENTS_HELD) -> None:
         if held < 1:
             raise ValueError("held must be at least 1")
         self.size = size
@@ -31,6 +32,7 @@ class RecentWindows:
         self._idle_s = idle_s
         self._windows: dict[str, RecentWindow] = {}
         self._used: dict[str, float] = {}  # video -> when its window was last read, the least recent first
+        self.comments = 0  # in all the windows
 
     def get(self, video_id: str) -> RecentWindow | None:
         """The video's window, if one is loaded."""
@@ -41,12 +43,18 @@ class RecentWindows:
 
     def load(self, video_id: str, comments: Iterable[Mapping[str, Any]]) -> RecentWindow:
         """A window for the video from its last `size` approved comments (oldest first); past
-        `held` windows, the least recently used one is dropped."""
+        `held` comments in all, the least recently used windows are dropped (never this one)."""
+        self.drop(video_id)
         window = self._windows[video_id] = RecentWindow(self.size, comments)
+        self.comments += len(window)
         self._touch(video_id)
-        while len(self._windows) > self.held:
-            self.drop(next(iter(self._used)))
+        self._trim()
         return window
+
+    def _trim(self) -> None:
+        used = self._used
+        while self.comments > self.held and len(used) > 1:  # the most recently read one stays
+            self.drop(next(iter(used)))
 
     def _touch(self, video_id: str) -> None:
         used = self._used
@@ -60,11 +68,14 @@ class RecentWindows:
         reply is not among `approved`, in every window)."""
         windows = self._windows
         video_of: dict[str, str] = {}
+        added = 0
         for comment in approved:
             video_id = comment["video_id"]
             window = windows.get(video_id)
             if window is not None:
+                before = len(window)
                 window.add(comment)
+                added += len(window) - before
             parent_id = comment.get("parent_id")
             if parent_id is not None:
                 video_of[parent_id] = video_id
@@ -75,15 +86,21 @@ class RecentWindows:
                     window.bump_replies(parent_id, count)
             elif (window := windows.get(video_id)) is not None:
                 window.bump_replies(parent_id, count)
+        if added:
+            self.comments += added
+            self._trim()
 
     def drop(self, video_id: str) -> None:
         """The video's window changed in the database (a delete, an approval, a restore): reload it."""
-        self._windows.pop(video_id, None)
+        window = self._windows.pop(video_id, None)
+        if window is not None:
+            self.comments -= len(window)
         self._used.pop(video_id, None)
 
     def clear(self) -> None:
         self._windows.clear()
         self._used.clear()
+        self.comments = 0
 
     def forget_idle(self, now: float) -> int:
         """Drop the windows not read for IDLE_S (the least recently read come first); returns how many went."""

@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 MAX_PARTITIONS = 1024  # bridge_partitions at most
 BRIDGE_BATCH_MAX = 1000  # the default: submissions the bridge decides in one transaction at most
 BRIDGE_VIDEOS_HELD = 10_000  # the default: videos each of the bridge's per-video tables holds at most
-BRIDGE_WINDOWS_HELD = 1000  # the default: recent windows (up to recent_size comments each) the bridge keeps
+BRIDGE_WINDOW_COMMENTS_HELD = 50_000  # the default: comments the bridge's recent windows hold in all
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ class Settings:
     web_workers: int = 0  # `livecomments web` worker processes; 0: one per core
     bridge_metrics_port: int = 0  # 0: the bridge serves no /metrics of its own
     bridge_batch_max: int = BRIDGE_BATCH_MAX  # submissions decided in one transaction at most
-    # The bridge's per-video tables (last seq, blocked terms; recent windows) hold at most this many
-    # videos: past it the least recent go, read again from the database when next needed.
+    # The bridge's per-video tables (last seq, pacing) hold at most this many videos, and its recent
+    # windows this many comments: past it the least recent go, read again from the database when needed.
     bridge_videos_held: int = BRIDGE_VIDEOS_HELD
-    bridge_windows_held: int = BRIDGE_WINDOWS_HELD
+    bridge_window_comments_held: int = BRIDGE_WINDOW_COMMENTS_HELD
     # The videos are split into this many partitions (crc32 of the id, mod N); every bridge of a
     # deployment must agree. The bridges running share them through leases in the database
     # (bridge.partitions): each partition has one holder at a time, one writer of its videos' seq.
@@ -103,8 +103,8 @@ class Settings:
             raise ConfigError("recent_size must be between 1 and 1000")
         if not 1 <= self.sample_per_s <= 1000:
             raise ConfigError(f"sample_per_s must be between 1 and 1000, got {self.sample_per_s}")
-        if self.bridge_videos_held < 1 or self.bridge_windows_held < 1:
-            raise ConfigError("bridge_videos_held and bridge_windows_held must be at least 1")
+        if self.bridge_videos_held < 1 or self.bridge_window_comments_held < 1:
+            raise ConfigError("bridge_videos_held and bridge_window_comments_held must be at least 1")
         if self.mqtt_url is not None and urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp"):
             raise ConfigError("mqtt_url must look like mqtt://[user:password@]host:port")
         Topics(self.live_prefix, self.ingest_prefix)  # validates the prefixes

@@ -34,7 +34,7 @@ from webapp.publisher import MqttPublisher
 from wiring.bridge import bridge_client_id
 
 HELD = 30  # the bridge's per-video tables (last seq, blocked terms)
-WINDOWS_HELD = 10  # its recent windows
+WINDOW_COMMENTS_HELD = 40  # the comments its recent windows hold in all
 VIDEOS = 3 * HELD
 RETERMED = range(0, VIDEOS, 10)  # videos whose blocked terms change before the second round
 DELETED = range(3, VIDEOS, 7)  # videos whose first comment the web app deletes (an event it appends)
@@ -46,15 +46,15 @@ def vid(i: int) -> str:
 
 @dataclass
 class Sizes:
-    """The largest size each table of the bridge was seen at."""
+    """The largest size each table of the bridge was seen at, once each round was delivered."""
 
-    peak: dict[str, int] = field(default_factory=dict)
-    settled: int = 0  # the last seqs held, once each round was delivered
+    settled: dict[str, int] = field(default_factory=dict)
 
     def take(self, bridge: Bridge) -> None:
-        now = {"known": len(bridge._streams.known), "terms": len(bridge._terms), "windows": len(bridge._windows)}
+        now = {"known": len(bridge._streams.known), "terms": len(bridge._terms),
+               "window comments": bridge._windows.comments}
         for name, n in now.items():
-            self.peak[name] = max(self.peak.get(name, 0), n)
+            self.settled[name] = max(self.settled.get(name, 0), n)
 
 
 @dataclass
@@ -79,13 +79,9 @@ class System:
         bound (past it only while the videos over it have events on their way: within the upkeep's
         second once they are done)."""
 
-        def current() -> bool:
-            self.sizes.take(self.bridge)
-            return all(len(self.seqs(v)) >= n for v, n in expected.items())
-
-        eventually(current, 20, what, interval=0.02)
+        eventually(lambda: all(len(self.seqs(v)) >= n for v, n in expected.items()), 20, what, interval=0.02)
         eventually(lambda: len(self.bridge._streams.known) <= HELD, 10, "the last seqs held stayed over the bound")
-        self.sizes.settled = max(self.sizes.settled, len(self.bridge._streams.known))
+        self.sizes.take(self.bridge)
 
 
 @pytest.fixture
@@ -94,7 +90,7 @@ def system(tmp_path: Path) -> Iterator[System]:
     broker = BrokerThread(Settings(data_dir=data, mqtt_port=0, ws_port=0))
     broker.start()
     settings = Settings(data_dir=data, mqtt_port=broker.mqtt_port, bridge_videos_held=HELD,
-                        bridge_windows_held=WINDOWS_HELD)
+                        bridge_window_comments_held=WINDOW_COMMENTS_HELD)
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     create_schema(engine)
     with sessionmaker(engine).begin() as s:
@@ -170,8 +166,9 @@ def test_the_bridge_over_three_times_the_videos_it_holds(system: System) -> None
     assert stored == expected
     assert set(statuses.values()) == {CommentStatus.REJECTED.value}  # the changed terms applied
 
-    assert system.sizes.peak["terms"] <= HELD and system.sizes.peak["windows"] <= WINDOWS_HELD
-    assert HELD - HELD // 8 <= system.sizes.settled <= HELD  # the bound was reached, and held
+    settled = system.sizes.settled
+    assert HELD - HELD // 8 <= settled["known"] <= HELD  # each bound was reached, and held
+    assert settled["terms"] == HELD and WINDOW_COMMENTS_HELD // 2 <= settled["window comments"] <= WINDOW_COMMENTS_HELD
     eventually(lambda: not system.bridge._dirty and not system.bridge._streams.queued, 10, "work left behind")
 
     # a video whose window went long ago: its retained `recent` is rebuilt, complete and current

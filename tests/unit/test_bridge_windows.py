@@ -66,19 +66,34 @@ def test_drop_and_clear_make_the_next_use_load_again() -> None:
     assert len(windows) == 0 and windows.forget_idle(10_000.0) == 0
 
 
-def test_at_most_held_windows_are_kept_the_least_recently_used_go() -> None:
+def test_the_windows_hold_at_most_held_comments_the_least_recently_used_go() -> None:
     clock = FakeClock()
-    windows = RecentWindows(5, clock, held=3)
-    for i in range(10):  # 10 videos, 3.3 times the bound
+    windows = RecentWindows(5, clock, held=6)
+    for i in range(10):  # 10 videos of 2 comments: 3.3 times the bound
         clock.now += 1
-        windows.load(f"v{i}", [comment(i, video=f"v{i}")])
+        windows.load(f"v{i}", [comment(2 * i, video=f"v{i}"), comment(2 * i + 1, video=f"v{i}")])
         assert windows.get("v0") is not None or i >= 3  # read each time: v0 stays in use
-        assert len(windows) <= 3
+        assert windows.comments <= 6 and len(windows) <= 3
     assert "v0" in windows and "v9" in windows and "v1" not in windows
+    windows.take([comment(100, video="v9")], {})  # a commit's comments count too
+    assert windows.comments <= 6 and "v9" in windows
+
+
+def test_a_long_tail_of_small_windows_fits_where_few_full_ones_do() -> None:
+    windows = RecentWindows(5, FakeClock(), held=10)
+    windows.load("full", [comment(i, video="full") for i in range(5)])
+    for i in range(5):
+        windows.load(f"tail{i}", [comment(10 + i, video=f"tail{i}")])
+    assert len(windows) == 6 and windows.comments == 10
+    windows.load("another", [comment(20 + i, video="another") for i in range(5)])  # the least recent go first
+    assert "full" not in windows and windows.comments <= 10
+    windows.drop("another")
+    windows.clear()
+    assert windows.comments == 0
 
 
 def test_a_dropped_window_is_loaded_again_with_what_the_database_holds() -> None:
-    windows = RecentWindows(5, FakeClock(), held=1)
+    windows = RecentWindows(5, FakeClock(), held=1)  # one comment in all: one window
     windows.load("v1", [comment(1)])
     windows.load("v2", [comment(2, video="v2")])  # v1 goes
     windows.take([comment(3)], {})  # v1 has no window: skipped
