@@ -130,8 +130,10 @@ def options_from(args: argparse.Namespace) -> Options:
     n_viewers = int(args.viewers if args.viewers is not None else d["viewers"])
     stack_name = args.stack or ("embedded" if args.scenario in ("embedded", "soak") else "production")
     videos = int(getattr(args, "videos", None) or d.get("videos", 0))
-    # a soak warms up for a tenth of its run (at most a minute): the caches bounded by design fill meanwhile
-    default_warmup = min(60.0, max(1.0, duration / 10)) if args.scenario == "soak" else min(5.0, max(1.0, duration / 4))
+    # a soak warms up until every video had its first comment, and 30 s more: the tables bounded by video fill
+    default_warmup = min(5.0, max(1.0, duration / 4))
+    if args.scenario == "soak":
+        default_warmup = videos / rate + 30 if rate else 60.0
     default_viewer_procs = 4 if args.scenario == "edge" else 1 if n_viewers <= 200 else 2
     poster_procs = args.poster_procs or max(1, math.ceil(rate / 1000))
     users = args.users or max(10, math.ceil(rate * RATE_LIMIT_WINDOW_S / RATE_LIMIT_COUNT * 2))

@@ -13,14 +13,17 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from bench.memory import FLAT_MB_PER_MIN, MB, Point, trends
+from bench.memory import FLAT_MB_PER_MIN, MB, Point, trends, verdict
 from bench.monitor import Monitor, postgres_pids
 from bench.soak_load import SoakConfig, soak, video_ids
 from bench.system import StartError, Target
 from bench.workers import Worker
 from livecomments import tokens
+from livecomments.config import BRIDGE_WINDOW_COMMENTS_HELD
 
 SAMPLE_EVERY_S = 5.0
+WINDOW_COMMENT_BYTES = 1024  # a comment in the bridge's recent window (a ~50-character text; measured with tracemalloc)
+WINDOW_COMMENTS_HELD = BRIDGE_WINDOW_COMMENTS_HELD
 USERS = 64  # posting users, in turn: the hottest video gets ~7 % of the comments, well under 20 per user per 30 s
 
 
@@ -97,6 +100,40 @@ def delivery_check(seen: dict[str, int], stored: dict[str, int] | None) -> dict[
             "examples": [f"{v}: saw {a}, stored {b}" for v, (a, b) in sorted(behind.items())[:5]]}
 
 
+def by_design(views: dict[str, dict[str, int]], seconds: float) -> dict[str, dict[str, float]]:
+    """What grows by design over the window, from the retained `recent` views a subscriber got: the
+    broker keeps every video's (its payloads), the bridge a window of the videos it published in the
+    last minute (WINDOW_COMMENT_BYTES a comment). Both grow with the comments until each video has
+    recent_size of them, and are bounded there (the bridge's by bridge_window_comments_held)."""
+    start, end = views.get("measure_start") or {}, views.get("end") or {}
+    minutes = seconds / 60 if seconds else 0.0
+
+    def entry(mb_start: float, mb_end: float, **more: float) -> dict[str, float]:
+        return {"start_mb": round(mb_start, 1), "end_mb": round(mb_end, 1),
+                "mb_per_min": round((mb_end - mb_start) / minutes, 3) if minutes else 0.0, **more}
+
+    window_mb = [min(v.get("window_comments", 0), WINDOW_COMMENTS_HELD) * WINDOW_COMMENT_BYTES / MB
+                 for v in (start, end)]
+    return {
+        "broker": entry(start.get("payload_bytes", 0) / MB, end.get("payload_bytes", 0) / MB,
+                        videos=end.get("videos", 0)),
+        "bridge": entry(window_mb[0], window_mb[1], window_comments_start=start.get("window_comments", 0),
+                        window_comments_end=end.get("window_comments", 0)),
+    }
+
+
+def judge(entry: dict[str, Any], expected: dict[str, dict[str, float]]) -> None:
+    """Flat: the slope less what grows by design for that process is under FLAT_MB_PER_MIN."""
+    part = "broker" if entry["process"].startswith("broker") else entry["process"] if entry["process"] in expected \
+        else None
+    design = expected[part]["mb_per_min"] if part is not None else 0.0
+    slope = entry["slope_mb_per_min"]
+    entry["by_design_mb_per_min"] = design
+    entry["unexplained_mb_per_min"] = None if slope is None else round(slope - design, 3)
+    entry["flat"] = None if slope is None else slope - design < FLAT_MB_PER_MIN
+    entry["verdict"] = verdict(entry["flat"])
+
+
 def run_soak(options: Any, target: Target) -> dict[str, Any]:
     from bench.run import Fleet, check_database
 
@@ -119,7 +156,7 @@ def run_soak(options: Any, target: Target) -> dict[str, Any]:
     result: dict[str, Any] = {"notes": [], "videos": options.videos}
     try:
         config = SoakConfig(target.http, target.mqtt.url, videos, users, admin, options.rate,
-                            options.warmup + options.duration)
+                            options.warmup + options.duration, warmup_s=options.warmup)
         worker = fleet.add(Worker.spawn("soak", soak, config))
         ready = worker.recv(timeout=max(120.0, options.videos / 20))[1]
         result["setup"] = ready
@@ -148,6 +185,12 @@ def run_soak(options: Any, target: Target) -> dict[str, Any]:
             "videos_closed": len(body["closed"]), "videos_retermed": len(body["retermed"]),
             "comments_pinned": len(body["pinned"]), "rate": options.rate}
         result["checker"] = body["checker"]
+        result["memory"]["by_design"] = by_design(body["recent_views"], options.duration)
+        for entry in result["memory"]["processes"]:
+            judge(entry, result["memory"]["by_design"])
+        system_entries = [e for e in result["memory"]["processes"] if not e["process"].startswith("load")]
+        result["memory"]["all_flat"] = all(e["flat"] for e in system_entries) if system_entries and all(
+            e["flat"] is not None for e in system_entries) else None
         result["database"] = check_database(target.database_url, body["accepted_ids"])
         result["delivery"] = delivery_check(body["last_seq_seen"], last_seqs(target.database_url, set(videos)))
         result["processes"] = {"measure": monitor.window(t_measure, t_end)}

@@ -3,7 +3,12 @@ them on an open-loop schedule (a few hot videos get most, the long tail one or t
 a few live reactions, now and then closes the chat of a video, changes the blocked terms of
 another or pins a comment, and watches every video's `comments` topic for gaps and duplicates in `seq`.
 
-`VideoPicker` and `SeqChecker` are pure (tested in tests/unit/test_bench_soak.py); the rest is IO.
+The first comments go to every video in turn (the warm-up touches each one once, so the tables
+bounded by video fill before the measured window); the texts are words of a fixed vocabulary (a
+chat's unique words would fill moderation's word caches, bounded at 3 x 65,536 entries, for the
+first tens of minutes of any run: docs/operations.md gives that figure on its own).
+
+`VideoPicker`, `SeqChecker` and `Texts` are pure (tests/unit/test_bench_soak.py); the rest is IO.
 """
 
 from __future__ import annotations
@@ -30,10 +35,24 @@ REACTION_KINDS = ("like", "love", "haha", "wow", "sad", "angry")
 CREATE_CONCURRENCY = 16
 DRAIN_QUIET_S = 5.0  # after the last post, without a database to ask: no new event for this long, done
 DRAIN_MAX_S = 120.0  # the subscriber waits for every video's last seq at most this long
+WINDOW_IDLE_S = 60.0  # bridge.windows.IDLE_S: the bridge drops a window not published for this long
 
 
 def video_ids(count: int) -> list[str]:
     return [f"soak-{i:05d}" for i in range(count)]
+
+
+class Texts:
+    """Comment texts: 2 to 12 words drawn by Zipf's law from a fixed vocabulary of made-up words."""
+
+    def __init__(self, rng: random.Random, words: int = 2000) -> None:
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        self.vocabulary = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(words)]
+        self._cumulative = list(itertools.accumulate(1.0 / (k + 1) for k in range(words)))
+        self._rng = rng
+
+    def next(self) -> str:
+        return " ".join(self._rng.choices(self.vocabulary, cum_weights=self._cumulative, k=self._rng.randint(2, 12)))
 
 
 class VideoPicker:
@@ -101,6 +120,25 @@ class SeqChecker:
 
 
 @dataclass
+class RecentViews:
+    """Every video's retained `recent` as a subscriber of all of them got it: what the broker holds
+    by design (the payloads), and what the bridge's recent windows hold by design (the comments of
+    the videos it published in the last WINDOW_IDLE_S, bridge.windows.IDLE_S)."""
+
+    latest: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # topic -> (bytes, comments, when)
+
+    def take(self, topic: str, payload: bytes, now: float) -> None:
+        doc = orjson.loads(payload)
+        comments = doc.get("comments") if isinstance(doc, dict) else None
+        self.latest[topic] = (len(payload), len(comments) if isinstance(comments, list) else 0, now)
+
+    def summary(self, now: float) -> dict[str, int]:
+        recent = [n for _b, n, at in self.latest.values() if now - at < WINDOW_IDLE_S]
+        return {"videos": len(self.latest), "payload_bytes": sum(b for b, _n, _at in self.latest.values()),
+                "videos_in_windows": len(recent), "window_comments": sum(recent)}
+
+
+@dataclass
 class SoakConfig:
     http: str
     mqtt_url: str
@@ -109,6 +147,7 @@ class SoakConfig:
     admin: str  # a token allowed to change a video's settings
     rate: float  # actions per second (comments, and reactions among them)
     seconds: float  # warm-up and measured window, together
+    warmup_s: float = 0.0  # of which the warm-up
     reaction_share: float = 0.05  # of the actions: a live reaction to a (mostly hot) video
     uniform_share: float = 0.3  # of the comments: to any video alike, the rest by Zipf's law
     settings_every_s: float = 5.0  # a chat closed, blocked terms changed or a comment pinned, in turn
@@ -136,16 +175,22 @@ async def _soak(config: SoakConfig, pipe: Pipe) -> None:
 
     rng = random.Random(config.seed)  # noqa: S311 - a reproducible load, not a secret
     picker = VideoPicker(config.videos, config.uniform_share, rng)
+    texts = Texts(rng)
     hot = config.videos[: max(1, min(20, len(config.videos)))]
     tally = _Tally()
     checker = SeqChecker()
     last_event = time.monotonic()
+
+    recents = RecentViews()
 
     def on_publish(conn: MqttConnection, packet: mqtt.Packet, _now: int) -> None:
         nonlocal last_event
         message = mqtt.parse_publish(packet)
         if message.qos and message.packet_id is not None:
             conn.send(mqtt.puback(message.packet_id))
+        if message.topic.endswith("/recent"):
+            recents.take(message.topic, message.payload, time.monotonic())
+            return
         checker.take_batch(message.payload)
         last_event = time.monotonic()
 
@@ -178,7 +223,7 @@ async def _soak(config: SoakConfig, pipe: Pipe) -> None:
         await asyncio.gather(*(creator() for _ in range(CREATE_CONCURRENCY)))
         created = int(tally.statuses["create video"].get("201", 0))
         checker_conn = await open_mqtt(Endpoint(config.mqtt_url), f"bench-soak-{os.getpid()}", on_publish)
-        await checker_conn.subscribe([("live/videos/+/comments", 1)])
+        await checker_conn.subscribe([("live/videos/+/comments", 1), ("live/videos/+/recent", 0)])
         pipe.send(("ready", {"created": created, "create_seconds": round(time.monotonic() - t0, 1)}))
         start_ns = int((await _recv(pipe))[1])
 
@@ -191,7 +236,7 @@ async def _soak(config: SoakConfig, pipe: Pipe) -> None:
             nonlocal in_flight
             try:
                 status, body = await call("comment", "POST", f"/api/videos/{video_id}/comments",
-                                          {"text": f"soak comment {n} on {video_id}"}, token)
+                                          {"text": texts.next()}, token)
                 if status == 202 and isinstance(body, dict):
                     tally.accepted_ids.append(str(body.get("id")))
                     tally.latest[video_id] = str(body.get("id"))
@@ -239,6 +284,9 @@ async def _soak(config: SoakConfig, pipe: Pipe) -> None:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
+        first_round = iter(config.videos)
+        measured_from: int | None = start_ns + int(config.warmup_s * 1e9)
+        at_start: dict[str, int] = {}
         delay = (start_ns - time.monotonic_ns()) / 1e9
         if delay > 0:
             await asyncio.sleep(delay)
@@ -262,7 +310,10 @@ async def _soak(config: SoakConfig, pipe: Pipe) -> None:
             if rng.random() < config.reaction_share:
                 launch(reaction(rng.choice(hot) if rng.random() < 0.8 else picker.pick(), next(users)))
             else:
-                launch(comment(picker.pick(), next(users), n))
+                video_id = next(first_round, None) or picker.pick()  # every video once, first
+                launch(comment(video_id, next(users), n))
+            if measured_from is not None and now >= measured_from:
+                measured_from, at_start = None, recents.summary(time.monotonic())
         while tasks:
             await asyncio.gather(*list(tasks), return_exceptions=True)
         posted_at = time.monotonic()
@@ -279,6 +330,7 @@ async def _soak(config: SoakConfig, pipe: Pipe) -> None:
         "statuses": {k: dict(v) for k, v in tally.statuses.items()}, "accepted_ids": tally.accepted_ids,
         "closed": tally.closed, "retermed": tally.retermed, "pinned": tally.pinned, "not_sent": tally.not_sent,
         "checker": checker.summary(), "last_seq_seen": checker.last,
+        "recent_views": {"measure_start": at_start, "end": recents.summary(posted_at)},
         "drain_seconds": round(time.monotonic() - posted_at, 1),
     }))
     with contextlib.suppress(EOFError, OSError):

@@ -10,8 +10,8 @@ import pytest
 
 from bench.memory import FLAT_MB_PER_MIN, MB, slope_per_minute, trend
 from bench.report import check_targets, memory_rows
-from bench.soak import delivery_check, process_names
-from bench.soak_load import SeqChecker, VideoPicker, video_ids
+from bench.soak import by_design, delivery_check, judge, process_names
+from bench.soak_load import RecentViews, SeqChecker, Texts, VideoPicker, video_ids
 
 
 def test_the_slope_is_least_squares_in_mb_per_minute() -> None:
@@ -67,3 +67,29 @@ def test_processes_are_named_one_by_one_and_the_verdict_is_a_target() -> None:
     [memory] = check_targets(result)
     assert memory["met"] is False and "bridge 1.20" in memory["measured"]
     assert memory_rows(result)[0][-1] == "GROWING"
+
+
+def test_texts_are_words_of_a_fixed_vocabulary_the_first_ones_frequent() -> None:
+    texts = Texts(random.Random(5), words=100)
+    drawn = [texts.next() for _ in range(2000)]
+    words = Counter(w for t in drawn for w in t.split(" "))
+    assert set(words) <= set(texts.vocabulary) and all(2 <= len(t.split(" ")) <= 12 for t in drawn)
+    assert words[texts.vocabulary[0]] > 5 * words[texts.vocabulary[-1]]  # Zipf: a few words most of the time
+    assert Texts(random.Random(5), words=100).next() == Texts(random.Random(5), words=100).next()
+
+
+def test_what_grows_by_design_is_taken_off_the_slope() -> None:
+    views = RecentViews()
+    views.take("live/videos/a/recent", b'{"video_id":"a","seq":2,"comments":[{},{}]}', now=0.0)
+    views.take("live/videos/b/recent", b'{"video_id":"b","seq":1,"comments":[{}]}', now=100.0)
+    summary = views.summary(now=120.0)  # a's window went a minute after its last publish; b's is held
+    assert summary["videos"] == 2 and summary["videos_in_windows"] == 1 and summary["window_comments"] == 1
+    design = by_design({"measure_start": {"payload_bytes": MB, "window_comments": 1024},
+                        "end": {"payload_bytes": 11 * MB, "window_comments": 11 * 1024, "videos": 2}}, 600.0)
+    assert design["broker"]["mb_per_min"] == 1.0 and design["bridge"]["mb_per_min"] == 1.0
+    broker = {"process": "broker (amqtt)", "slope_mb_per_min": 1.3}
+    web = {"process": "web worker 1", "slope_mb_per_min": 0.6}
+    judge(broker, design)
+    judge(web, design)
+    assert broker["unexplained_mb_per_min"] == pytest.approx(0.3) and broker["verdict"] == "flat"
+    assert web["by_design_mb_per_min"] == 0.0 and web["verdict"] == "GROWING"
