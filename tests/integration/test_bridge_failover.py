@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +19,12 @@ import requests
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from broker import mosquitto as mq
 from infra.db import make_engine
-from livecomments.config import Partition, Settings
+from livecomments.config import Partition
 from livecomments.models import BridgeLease, Comment
 from tests.support.api import Api
 from tests.support.mqtt import Collector
-from tests.support.stack import Service, Stack, wait_for_port
+from tests.support.stack import Service, Stack
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -113,23 +111,6 @@ def start_bridge(stack: Stack) -> Service:
     bridge = stack.service("bridge")
     bridge.env.update(LIVECOMMENTS_BRIDGE_PARTITIONS=str(PARTITIONS), LIVECOMMENTS_BRIDGE_LEASE_TTL_S=str(TTL_S))
     return bridge.start()
-
-
-@pytest.fixture(params=["amqtt", "mosquitto"])
-def broker(request: pytest.FixtureRequest, stack: Stack) -> Iterator[str]:
-    if request.param == "amqtt":
-        stack.broker()
-        yield "amqtt"
-        return
-    request.getfixturevalue("require_mosquitto")
-    process = mq.MosquittoProcess(Settings(data_dir=stack.data_dir, mqtt_port=stack.mqtt_port,
-                                           ws_port=stack.ws_port))
-    process.start()
-    try:
-        wait_for_port(stack.mqtt_port)
-        yield "mosquitto"
-    finally:
-        process.stop()
 
 
 def test_a_sigkilled_owner_is_replaced_and_a_joining_bridge_gets_its_share(

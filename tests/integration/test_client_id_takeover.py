@@ -7,38 +7,16 @@ posts keep reaching live/ and the bridge never loses its connection."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from broker import mosquitto as mq
-from livecomments.config import Settings
 from tests.support.api import Api
 from tests.support.mqtt import Collector
 from tests.support.peer import Peer
-from tests.support.stack import Stack, wait_for_port
+from tests.support.stack import Stack
 from tests.support.waiting import eventually
 
 LIVE = "live/videos/v1/comments"
 # What an attacker can know from the code: the id as it was, and its pattern without the suffix.
 GUESSES = ["livecomments-bridge-0-of-1", "livecomments-bridge-0-of-1-"]
-
-
-@pytest.fixture(params=["amqtt", "mosquitto"])
-def broker(request: pytest.FixtureRequest, stack: Stack) -> Iterator[str]:
-    if request.param == "amqtt":
-        stack.broker()
-        yield "amqtt"
-        return
-    request.getfixturevalue("require_mosquitto")
-    process = mq.MosquittoProcess(Settings(data_dir=stack.data_dir, mqtt_port=stack.mqtt_port,
-                                           ws_port=stack.ws_port))
-    process.start()
-    try:
-        wait_for_port(stack.mqtt_port)
-        yield "mosquitto"
-    finally:
-        process.stop()
 
 
 def _thieves(port: int) -> list[Peer]:
