@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,18 @@ class Api:
         if user is not None:
             headers["Authorization"] = f"Bearer {self.token(user, roles=roles)}"
         return requests.request(method, f"{self.base}{path}", headers=headers, timeout=10, **kwargs)
+
+    def call_until_served(self, method: str, path: str, user: str | None = None, give_up_s: float = 30.0,
+                          **kwargs: Any) -> requests.Response:
+        """`call`, again after its `Retry-After` while the answer is 503 (shed or a part unavailable),
+        as the contract asks a client to: for idempotent calls only (PUT, DELETE, GET)."""
+        assert method in {"PUT", "DELETE", "GET"}, method
+        deadline = time.monotonic() + give_up_s
+        while True:
+            response = self.call(method, path, user=user, **kwargs)
+            if response.status_code != 503 or time.monotonic() > deadline:
+                return response
+            time.sleep(min(float(response.headers.get("Retry-After", "1")), 1.0))
 
     def mod(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """As a moderator."""

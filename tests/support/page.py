@@ -70,13 +70,16 @@ class PageSystem:
 def start_system(stack: Stack, **web_env: str) -> PageSystem:
     """Broker, bridge and a web app in development mode (the dev sign-in), and one video."""
     broker = stack.broker()
-    stack.bridge()
+    bridge = stack.bridge()
     web = stack.service("web", ports=[stack.http_port])
     web.env["LIVECOMMENTS_DEV"] = "1"
     web.env.update(web_env)
     web.start()
     api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
     api.wait_ready()
+    # a page announces itself once when it subscribes, then every 30 s: the bridge's presence
+    # connection (up to 2 s on amqtt: its MQTT 5 probe) must be there first for it to count
+    eventually(lambda: "presence: counting announcements" in bridge.output(), 20, "the bridge counts viewers")
     assert api.create_video(VIDEO, "Launch day, live").status_code == 201
     return PageSystem(stack, api, broker, api.base)
 
