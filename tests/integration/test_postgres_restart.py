@@ -31,7 +31,7 @@ from livecomments.models import Video
 from livecomments.wire import Submission
 from tests.app.test_bridge_service import MemoryBus
 from tests.support.api import Api
-from tests.support.keyed_posts import Tally, assert_stored_once_and_delivered, keep_posting
+from tests.support.keyed_posts import Tally, assert_stored_once_and_delivered, keep_posting, wait_posted
 from tests.support.mqtt import Collector
 from tests.support.postgres_server import PostgresServer
 from tests.support.stack import Stack
@@ -70,12 +70,8 @@ def test_postgres_restarted_mid_stream(postgres_server: PostgresServer, stack: S
     with ThreadPoolExecutor(CLIENTS) as pool:
         clients = [pool.submit(keep_posting, api, tally, "v1", n, stop) for n in range(CLIENTS)]
 
-        def posted(more: int) -> None:
-            at = tally.posted + more
-            eventually(lambda: tally.posted >= at or any(c.done() for c in clients), 40, "the clients stopped")
-
         try:
-            posted(POSTS_AROUND)
+            wait_posted(tally, clients, POSTS_AROUND)
             postgres_server.stop()  # fast shutdown: every session is ended
             down = time.monotonic()
             eventually(lambda: time.monotonic() - down >= DOWN_AT_LEAST_S
@@ -86,7 +82,7 @@ def test_postgres_restarted_mid_stream(postgres_server: PostgresServer, stack: S
             up = time.monotonic()
             eventually(lambda: delivered_since(tally, live, up), 30, "delivery never resumed", interval=0.02)
             resumed = time.monotonic() - up
-            posted(POSTS_AROUND)
+            wait_posted(tally, clients, POSTS_AROUND)
         finally:
             stop.set()
         for c in clients:

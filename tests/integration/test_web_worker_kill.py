@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from tests.support.api import Api
-from tests.support.keyed_posts import Tally, assert_stored_once_and_delivered, keep_posting
+from tests.support.keyed_posts import Tally, assert_stored_once_and_delivered, keep_posting, wait_posted
 from tests.support.mqtt import Collector
 from tests.support.stack import Service, Stack
 from tests.support.waiting import eventually
@@ -59,13 +59,9 @@ def test_a_web_worker_killed_under_posts_loses_and_duplicates_nothing(stack: Sta
     with ThreadPoolExecutor(CLIENTS) as pool:
         clients = [pool.submit(keep_posting, api, tally, "v1", n, stop) for n in range(CLIENTS)]
 
-        def posted(more: int) -> None:
-            at = tally.posted + more
-            eventually(lambda: tally.posted >= at or any(c.done() for c in clients), 40, "the clients stopped")
-
         try:
             for _kill in range(2):  # mid-stream: posts go on before, between and after
-                posted(POSTS_BETWEEN_KILLS)
+                wait_posted(tally, clients, POSTS_BETWEEN_KILLS)
                 before = worker_pids(web)
                 victim = min(before - set(killed))
                 os.kill(victim, signal.SIGKILL)
@@ -74,7 +70,7 @@ def test_a_web_worker_killed_under_posts_loses_and_duplicates_nothing(stack: Sta
                 eventually(lambda before=before: respawned_and_ready(web, before), 30,
                            "granian did not respawn the killed worker", interval=0.05)
                 respawned.append(time.monotonic() - at)
-            posted(POSTS_BETWEEN_KILLS)
+            wait_posted(tally, clients, POSTS_BETWEEN_KILLS)
         finally:
             stop.set()
         for c in clients:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import requests
@@ -103,6 +105,13 @@ def keep_posting(api: Api, tally: Tally, video_id: str, client: int, stop: threa
         post_until_accepted(api, tally, video_id, f"c{client}-{i}", f"c{client}u{i % users}",
                             f"client {client} post {i}", replays=1 if i % 10 == 0 else 0)
         i += 1
+
+
+def wait_posted(tally: Tally, clients: Sequence[Future[None]], more: int, timeout_s: float = 40.0) -> None:
+    """Until `more` further posts are accepted (or a client of `keep_posting` stopped: its
+    failure then shows when its future's result is read)."""
+    at = tally.posted + more
+    eventually(lambda: tally.posted >= at or any(c.done() for c in clients), timeout_s, "the clients stopped")
 
 
 def stored(database_url: str, video_id: str) -> list[tuple[str, str, str | None, int | None]]:
