@@ -7,7 +7,6 @@ import os
 import resource
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
+from bench import mqtt as codec
 from broker.mosquitto.sizing import Limits
 from infra.ports import free_port
 from livecomments.config import Settings
@@ -31,32 +31,14 @@ ANNOUNCED = 64 * 1024 * 1024
 PINGREQ, PINGRESP = b"\xc0\x00", b"\xd0\x00"
 
 
-def _remaining_length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(s: str) -> bytes:
-    return struct.pack("!H", len(s)) + s.encode()
-
-
-def _connect_packet(client_id: str) -> bytes:
-    body = _string("MQTT") + b"\x04\x02" + struct.pack("!H", 60) + _string(client_id)  # 3.1.1, clean session
-    return b"\x10" + _remaining_length(len(body)) + body
-
-
 def _publish_header(topic: str, remaining: int) -> bytes:
     """A QoS 0 PUBLISH's fixed header and topic, announcing `remaining` bytes after the fixed header."""
-    return b"\x30" + _remaining_length(remaining) + _string(topic)
+    return b"\x30" + codec.encode_length(remaining) + codec.encode_str(topic)
 
 
 def _connected(port: int, client_id: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(_connect_packet(client_id))
+    sock.sendall(codec.connect(client_id))
     assert _read_exactly(sock, 4)[:1] == b"\x20"  # CONNACK
     return sock
 
@@ -104,12 +86,12 @@ def test_a_packet_over_the_limit_closes_the_connection_before_its_body(stack: St
 
     # as the first packet: a CONNECT announcing 64 MB
     with socket.create_connection(("127.0.0.1", stack.mqtt_port), timeout=5) as first:
-        first.sendall(b"\x10" + _remaining_length(ANNOUNCED) + b"\x00" * 4096)
+        first.sendall(b"\x10" + codec.encode_length(ANNOUNCED) + b"\x00" * 4096)
         assert _closed_within(first, 3), "the broker kept a connection whose CONNECT announced 64 MB"
 
     # over WebSocket: the same PUBLISH, split over several WebSocket messages
     with ws_connect(f"ws://127.0.0.1:{stack.ws_port}/mqtt", subprotocols=["mqtt"], open_timeout=5) as ws:  # type: ignore[list-item]
-        ws.send(_connect_packet("huge-ws"))
+        ws.send(codec.connect("huge-ws"))
         assert ws.recv(timeout=5)[:1] == b"\x20"
         with pytest.raises(ConnectionClosed):
             ws.send(_publish_header("live/videos/v1/comments", ANNOUNCED))
@@ -129,7 +111,7 @@ def test_a_packet_over_the_limit_closes_the_connection_before_its_body(stack: St
     subscriber.close()
     with _connected(stack.mqtt_port, "at-the-limit") as ok:
         header = _publish_header("ingest/videos/v1/comments", MAX_PACKET)
-        topic_bytes = len(header) - 1 - len(_remaining_length(MAX_PACKET))
+        topic_bytes = len(header) - 1 - len(codec.encode_length(MAX_PACKET))
         ok.sendall(header + b"x" * (MAX_PACKET - topic_bytes) + PINGREQ)
         ok.settimeout(10)
         assert _read_exactly(ok, 2) == PINGRESP, "a packet at the limit closed the connection"

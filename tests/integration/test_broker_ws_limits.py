@@ -15,6 +15,7 @@ from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
+from bench import mqtt as codec
 from broker.embedded import MQTT_FIXED_HEADER_MAX
 from broker.mosquitto.sizing import Limits
 from livecomments.config import Settings
@@ -26,28 +27,10 @@ ANNOUNCED = 64 * 1024 * 1024
 PINGREQ, PINGRESP = b"\xc0\x00", b"\xd0\x00"
 
 
-def _remaining_length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(s: str) -> bytes:
-    return struct.pack("!H", len(s)) + s.encode()
-
-
-def _connect_packet(client_id: str) -> bytes:
-    body = _string("MQTT") + b"\x04\x02" + struct.pack("!H", 60) + _string(client_id)
-    return b"\x10" + _remaining_length(len(body)) + body
-
-
 def _publish_at_the_limit() -> bytes:
     """A QoS 0 PUBLISH of exactly max_packet_size after its fixed header: WS_MAX_SIZE bytes in all."""
-    topic = _string("ingest/videos/v1/comments")
-    packet = b"\x30" + _remaining_length(MAX_PACKET) + topic + b"x" * (MAX_PACKET - len(topic))
+    topic = codec.encode_str("ingest/videos/v1/comments")
+    packet = b"\x30" + codec.encode_length(MAX_PACKET) + topic + b"x" * (MAX_PACKET - len(topic))
     assert len(packet) == WS_MAX_SIZE
     return packet
 
@@ -56,7 +39,7 @@ def _opened(port: int, client_id: str, compression: str | None = None) -> Client
     """A WebSocket MQTT session; uncompressed unless asked (a browser offers permessage-deflate)."""
     ws = ws_connect(f"ws://127.0.0.1:{port}/mqtt", subprotocols=["mqtt"],  # type: ignore[list-item]
                     open_timeout=5, max_size=None, compression=compression)
-    ws.send(_connect_packet(client_id))
+    ws.send(codec.connect(client_id))
     assert ws.recv(timeout=5)[:1] == b"\x20"  # CONNACK
     return ws
 
@@ -113,9 +96,9 @@ def test_a_compressed_message_that_inflates_past_the_limit_closes_the_connection
     assert broker.proc is not None
     rss_before = _rss(broker.proc.pid)
     bomb = _opened(stack.ws_port, "deflate-bomb", compression="deflate")
-    topic = _string("ingest/videos/v1/comments")
+    topic = codec.encode_str("ingest/videos/v1/comments")
     try:
-        bomb.send(b"\x30" + _remaining_length(ANNOUNCED) + topic + bytes(ANNOUNCED - len(topic)))
+        bomb.send(b"\x30" + codec.encode_length(ANNOUNCED) + topic + bytes(ANNOUNCED - len(topic)))
     except (ConnectionClosed, OSError):
         pass  # closed already
     assert _close_code(bomb) == CloseCode.MESSAGE_TOO_BIG
