@@ -33,12 +33,8 @@ START = 1_764_000_000_000
 
 @pytest.fixture
 def app(make_app: MakeApp, database_url: str) -> Flask:
+    """On SQLite and on PostgreSQL (conftest's `client` is this app's)."""
     return make_app(database_url=database_url)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def now_ms() -> int:
