@@ -166,18 +166,34 @@ def write(result: dict[str, Any], out_dir: Path) -> list[Path]:
     return paths
 
 
-def draw_memory(result: dict[str, Any], path: Path) -> Path | None:
-    """Each process's RSS over the run (a soak); None without matplotlib or samples."""
-    series = {name: points for name, points in (result.get("rss_mb") or {}).items()
-              if points and not name.startswith("load")}
-    if not series:
-        return None
+def _pyplot() -> Any:
+    """matplotlib's pyplot drawing to files, or None where matplotlib is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def _saved(plt: Any, fig: Any, result: dict[str, Any], path: Path) -> Path:
+    fig.suptitle(f"livecomments bench {result['scenario']} — {result.get('started_at', '')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def draw_memory(result: dict[str, Any], path: Path) -> Path | None:
+    """Each process's RSS over the run (a soak); None without matplotlib or samples."""
+    series = {name: points for name, points in (result.get("rss_mb") or {}).items()
+              if points and not name.startswith("load")}
+    if not series:
+        return None
+    plt = _pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(12, 5))
     for name, points in sorted(series.items()):
@@ -186,11 +202,7 @@ def draw_memory(result: dict[str, Any], path: Path) -> Path | None:
     ax.set_xlabel("minutes since the measured window began (negative: warm-up)")
     ax.set_ylabel("RSS (MB)")
     ax.legend()
-    fig.suptitle(f"livecomments bench {result['scenario']} — {result.get('started_at', '')}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _saved(plt, fig, result, path)
 
 
 def draw(result: dict[str, Any], path: Path) -> Path | None:
@@ -201,12 +213,8 @@ def draw(result: dict[str, Any], path: Path) -> Path | None:
     series = {name: values for name, values in (result.get("latencies_ms") or {}).items() if values}
     if not series:
         return None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return None
     fig, (hist, cdf) = plt.subplots(1, 2, figsize=(12, 4.5))
     low = max(0.01, min(min(v) for v in series.values()))
@@ -230,11 +238,7 @@ def draw(result: dict[str, Any], path: Path) -> Path | None:
     cdf.axhline(99, color="grey", linewidth=0.5)
     cdf.axhline(50, color="grey", linewidth=0.5)
     cdf.legend()
-    fig.suptitle(f"livecomments bench {result['scenario']} — {result.get('started_at', '')}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _saved(plt, fig, result, path)
 
 
 # --- the terminal table ------------------------------------------------------------------------------
