@@ -1,6 +1,10 @@
 """The client library, `livecomments watch` and the examples, against a real system:
 amqtt broker, bridge and web app processes on free ports, real paho, real HTTP.
-A small TCP proxy in front of the broker cuts clients off and lets them back."""
+A small TCP proxy in front of the broker cuts clients off and lets them back.
+
+One system (on SQLite) serves every test of the module: each test has a video of its own (seqs,
+history, pins, deletes, retained topics and users' limits are per video) and a proxy of its own,
+and none stops, restarts or reconfigures a process of the system."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +31,7 @@ from livecomments.wire import Submission, submissions_to_json
 from tests.support.api import Api
 from tests.support.mqtt import Collector
 from tests.support.stack import ROOT, Stack
+from tests.support.system import start_system
 from tests.support.waiting import eventually
 from viewer import BrokerURL, Event, EventType, LiveClient, Source
 from viewer.client import RECENT_GRACE_S, mask_every_frame, recent_leave_at
@@ -39,10 +45,17 @@ FAST = {"backoff_base": 0.05, "backoff_cap": 0.5}  # reconnect quickly in tests
 # -- harness ---------------------------------------------------------------------------
 
 
+def new_video_id() -> str:
+    return f"v-{uuid.uuid4().hex[:12]}"
+
+
 @dataclass
 class System:
+    """The module's system as one test sees it: `video` is the test's own (created for it)."""
+
     stack: Stack
     api: Api
+    video: str
 
     @property
     def mqtt(self) -> str:
@@ -56,8 +69,15 @@ class System:
     def http(self) -> str:
         return self.api.base
 
-    def post(self, text: str, user: str = "alice", parent_id: str | None = None, video: str = "v1") -> str:
-        r = self.api.post(video, text, user=user, parent_id=parent_id)
+    def new_video(self) -> str:
+        """Another video of the test's own, just created (no comment, no retained topic yet)."""
+        video = new_video_id()
+        r = self.api.create_video(video)
+        assert r.status_code == 201, r.text
+        return video
+
+    def post(self, text: str, user: str = "alice", parent_id: str | None = None, video: str | None = None) -> str:
+        r = self.api.post(video or self.video, text, user=user, parent_id=parent_id)
         assert r.status_code == 202, r.text
         return str(r.json()["id"])
 
@@ -76,26 +96,35 @@ class System:
     def delete(self, comment_id: str, user: str = "mod") -> None:
         self.moderate("DELETE", f"/api/comments/{comment_id}", user)
 
-    def pin(self, comment_id: str, video: str = "v1") -> None:
-        self.moderate("PUT", f"/api/videos/{video}/pin", comment_id=comment_id)
+    def pin(self, comment_id: str, video: str | None = None) -> None:
+        self.moderate("PUT", f"/api/videos/{video or self.video}/pin", comment_id=comment_id)
 
-    def unpin(self, video: str = "v1") -> None:
-        self.moderate("DELETE", f"/api/videos/{video}/pin")
+    def unpin(self, video: str | None = None) -> None:
+        self.moderate("DELETE", f"/api/videos/{video or self.video}/pin")
+
+
+@pytest.fixture(scope="module")
+def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Broker, bridge and web app for every test of the module, on SQLite only (the module's tests
+    are about the client, not the database: `shared_system` would run them twice). The bridge is up,
+    its schema in place, before the web app starts: no SQLite start-up race."""
+    stack = Stack(tmp_path_factory.mktemp("client") / "data", free_port(), free_port(), free_port())
+    stack.data_dir.mkdir()
+    try:
+        start_system(stack).close()  # the test process's own database connections are not needed
+        yield stack
+    finally:
+        stack.stop_all()
 
 
 @pytest.fixture
-def system(stack: Stack) -> Iterator[System]:
-    stack.broker()
-    bridge = stack.service("bridge")
-    metrics_port = free_port()
-    bridge.env["LIVECOMMENTS_BRIDGE_METRICS_PORT"] = str(metrics_port)
-    bridge.ports = [metrics_port]  # up (schema in place) before the web app starts: no SQLite start-up race
-    bridge.start()
-    stack.web()
-    api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
-    api.wait_ready()
-    assert api.create_video("v1").status_code == 201
-    yield System(stack, api)
+def system(module_stack: Stack) -> System:
+    """The module's system with a video of the test's own."""
+    api = Api(f"http://127.0.0.1:{module_stack.http_port}", module_stack.secret)
+    video = new_video_id()
+    r = api.create_video(video)
+    assert r.status_code == 201, r.text
+    return System(module_stack, api, video)
 
 
 class Recorder:
@@ -217,9 +246,9 @@ def take(events: Iterator[Event], n: int) -> list[Event]:
     raise AssertionError(f"the iterator ended after {len(got)} of {n} comments")
 
 
-def wait_published(system: System, seq: int, video: str = "v1") -> None:
-    """Until the bridge has published up to `seq` (its retained `recent` says so)."""
-    topic = f"live/videos/{video}/recent"
+def wait_published(system: System, seq: int, video: str | None = None) -> None:
+    """Until the bridge has published up to `seq` on the test's video (its retained `recent` says so)."""
+    topic = f"live/videos/{video or system.video}/recent"
     watcher = Collector(system.stack.mqtt_port, topic)
     try:
         watcher.wait_for(lambda _m: any(m.json()["seq"] >= seq for m in watcher.on(topic)))
@@ -240,7 +269,7 @@ def assert_exactly_once_in_order(events: list[Event], ids: list[str]) -> None:
 def test_recent_seeds_the_view_then_live_events_follow_in_order(system: System) -> None:
     before = [system.post(f"before {i}") for i in range(3)]
     wait_published(system, 3)
-    with LiveClient("v1", [system.mqtt], http=system.http, **FAST) as client:
+    with LiveClient(system.video, [system.mqtt], http=system.http, **FAST) as client:
         events = client.events(timeout=15)
         seeded = take(events, 3)
         assert [e.id for e in seeded] == before
@@ -269,6 +298,7 @@ def watch_recent(client: LiveClient) -> list[Connection]:
     """Record, per connection, when `recent` came and when the client left it."""
     connections: list[Connection] = []
     make = client._paho_client
+    recent = f"live/videos/{client.video_id}/recent"
 
     def instrumented(broker: BrokerURL, state: dict[str, object]) -> paho.Client:
         c = make(broker, state)
@@ -277,7 +307,7 @@ def watch_recent(client: LiveClient) -> list[Connection]:
         on_message, unsubscribe = c.on_message, c.unsubscribe
 
         def timed_message(cl: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-            if msg.topic == "live/videos/v1/recent":
+            if msg.topic == recent:
                 if conn.left is None:
                     conn.recent.append(time.monotonic())
                 else:
@@ -286,7 +316,7 @@ def watch_recent(client: LiveClient) -> list[Connection]:
             on_message(cl, userdata, msg)
 
         def timed_unsubscribe(topic: str, *args: object, **kwargs: object) -> object:
-            if topic == "live/videos/v1/recent" and conn.left is None:
+            if topic == recent and conn.left is None:
                 conn.left = time.monotonic()
             return unsubscribe(topic, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -305,13 +335,13 @@ def test_recent_is_taken_once_per_connection_then_left(system: System, proxy: Pr
     before = [system.post(f"before {i}") for i in range(3)]
     wait_published(system, 3)
     rec = Recorder()
-    client = LiveClient("v1", [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST)
+    client = LiveClient(system.video, [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST)
     connections = watch_recent(client)
     snapshots: list[bytes] = []  # what reached the worker on `recent`
     handle = client._on_message
 
     def counting(topic: str, payload: bytes) -> None:
-        if topic == "live/videos/v1/recent":
+        if topic == f"live/videos/{system.video}/recent":
             snapshots.append(payload)
         handle(topic, payload)
 
@@ -353,19 +383,19 @@ def test_recent_is_taken_once_per_connection_then_left(system: System, proxy: Pr
 
 
 def test_a_video_without_recent_is_seeded_from_history(system: System) -> None:
-    assert system.api.create_video("quiet").status_code == 201  # no comment yet: no retained recent
+    quiet = system.new_video()  # no comment yet: no retained recent
     rec = Recorder()
-    with LiveClient("quiet", [system.mqtt], http=system.http, on_event=rec, seed_timeout=0.3, **FAST) as client:
+    with LiveClient(quiet, [system.mqtt], http=system.http, on_event=rec, seed_timeout=0.3, **FAST) as client:
         assert client.wait_connected(10)
         rec.wait_for(lambda: client.last_seq == 0, what="seeded from HTTP")
-        first = system.post("the first word", video="quiet")
+        first = system.post("the first word", video=quiet)
         rec.wait_for(lambda: rec.ids() == [first], what="the first comment")
     assert rec.comments()[0].seq == 1
 
 
 def test_a_dropped_connection_is_backfilled_exactly_once_in_order(system: System, proxy: Proxy) -> None:
     rec = Recorder()
-    client = LiveClient("v1", [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST)
+    client = LiveClient(system.video, [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST)
     with client:
         assert client.wait_connected(10)
         first = system.post("before the cut")
@@ -400,7 +430,7 @@ def test_a_delete_missed_during_a_cut_does_not_stall_the_stream(system: System, 
     # History has comments only: the delete event (and the comment it removed) cannot be
     # fetched. The client skips those seqs instead of waiting for them.
     rec = Recorder()
-    with LiveClient("v1", [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST) as client:
+    with LiveClient(system.video, [f"mqtt://127.0.0.1:{proxy.port}"], http=system.http, on_event=rec, **FAST) as client:
         assert client.wait_connected(10)
         first = system.post("before the cut")
         rec.wait_for(lambda: rec.ids() == [first], what="the first comment")
@@ -422,8 +452,8 @@ def test_a_delete_missed_during_a_cut_does_not_stall_the_stream(system: System, 
 def test_without_history_a_gap_is_skipped_after_gap_timeout(system: System, proxy: Proxy) -> None:
     rec = Recorder()
     no_history = f"http://127.0.0.1:{free_port()}"  # the web app is unreachable for this client
-    client = LiveClient("v1", [f"mqtt://127.0.0.1:{proxy.port}"], http=no_history, on_event=rec, gap_timeout=1.0,
-                        seed_timeout=0.2, **FAST)
+    client = LiveClient(system.video, [f"mqtt://127.0.0.1:{proxy.port}"], http=no_history, on_event=rec,
+                        gap_timeout=1.0, seed_timeout=0.2, **FAST)
     with client:
         assert client.wait_connected(10)
         first = system.post("seeds the view")  # no recent, no history: it starts at the first event
@@ -444,13 +474,15 @@ def burst(system: System, count: int) -> list[str]:
     """`count` comments in one ingest message (as the web app packs a busy moment), all with one ts."""
     password = ensure_credentials(system.stack.data_dir).passwords["webapp"]
     ts = time.time_ns() // 1_000_000
-    subs = [Submission(str(ULID()), "v1", f"u{i}", f"User {i}", f"burst {i}", None, ts) for i in range(count)]
+    subs = [Submission(str(ULID()), system.video, f"u{i}", f"User {i}", f"burst {i}", None, ts)
+            for i in range(count)]
     producer = paho.Client(CallbackAPIVersion.VERSION2)
     producer.username_pw_set("webapp", password)
     producer.connect("127.0.0.1", system.stack.mqtt_port)
     producer.loop_start()
     try:
-        producer.publish("ingest/videos/v1/comments", submissions_to_json(subs), qos=1).wait_for_publish(10)
+        topic = f"ingest/videos/{system.video}/comments"
+        producer.publish(topic, submissions_to_json(subs), qos=1).wait_for_publish(10)
     finally:
         producer.disconnect()
         producer.loop_stop()
@@ -459,9 +491,9 @@ def burst(system: System, count: int) -> list[str]:
 
 def test_the_client_and_watch_follow_the_sample(system: System, tmp_path: Path) -> None:
     rec = Recorder()
-    watch = spawn(["-m", "livecomments", "watch", "v1", "--sample"], system.stack.env, tmp_path / "watch.err")
+    watch = spawn(["-m", "livecomments", "watch", system.video, "--sample"], system.stack.env, tmp_path / "watch.err")
     try:
-        with LiveClient("v1", [system.mqtt], system.http, on_event=rec, sample=True, **FAST) as client:
+        with LiveClient(system.video, [system.mqtt], system.http, on_event=rec, sample=True, **FAST) as client:
             assert client.wait_connected(20)
             eventually(lambda: "connected to" in (tmp_path / "watch.err").read_text(), 20, "watch never connected")
             ids = burst(system, 12)  # 12 comments in the same millisecond: the default cap keeps 5
@@ -482,7 +514,7 @@ def test_the_client_and_watch_follow_the_sample(system: System, tmp_path: Path) 
 def test_deletes_pins_and_state_reach_the_client_in_order(system: System) -> None:
     rec = Recorder()
     stream = (EventType.COMMENT, EventType.DELETE, EventType.PIN, EventType.UNPIN)
-    with LiveClient("v1", [system.mqtt], http=system.http, on_event=rec, **FAST) as client:
+    with LiveClient(system.video, [system.mqtt], http=system.http, on_event=rec, **FAST) as client:
         assert client.wait_connected(10)
         rec.wait_for(lambda: client.last_seq == 0, what="seeded")
         keep = system.approved(system.post("keep me"))
@@ -508,7 +540,7 @@ def test_deletes_pins_and_state_reach_the_client_in_order(system: System) -> Non
 def test_a_dead_first_broker_fails_over_to_the_next_url(system: System) -> None:
     dead = f"mqtt://127.0.0.1:{free_port()}"  # nothing listens there
     rec = Recorder()
-    with LiveClient("v1", [dead, system.ws], http=system.http, on_event=rec, **FAST) as client:
+    with LiveClient(system.video, [dead, system.ws], http=system.http, on_event=rec, **FAST) as client:
         assert client.wait_connected(15)
         assert client.connected_url == system.ws
         rec.wait_for(lambda: client.last_seq == 0, what="seeded (the video has no comment yet)")
@@ -521,7 +553,7 @@ def test_a_dead_first_broker_fails_over_to_the_next_url(system: System) -> None:
 def test_losing_the_broker_in_use_fails_over_and_misses_nothing(system: System, proxy: Proxy) -> None:
     rec = Recorder()
     first_url = f"mqtt://127.0.0.1:{proxy.port}"
-    with LiveClient("v1", [first_url, system.ws], http=system.http, on_event=rec, **FAST) as client:
+    with LiveClient(system.video, [first_url, system.ws], http=system.http, on_event=rec, **FAST) as client:
         assert client.wait_connected(10) and client.connected_url == first_url
         ids = [system.post("on the first broker")]
         rec.wait_for(lambda: rec.ids() == ids, what="a comment through the first broker")
@@ -590,7 +622,8 @@ def spawn(args: list[str], env: dict[str, str], stderr: Path) -> Lines:
 
 def test_watch_prints_comments_with_replies_indented(system: System, tmp_path: Path) -> None:
     first = system.post("hello everyone")
-    watch = spawn(["-m", "livecomments", "watch", "v1"], system.stack.env, tmp_path / "watch.err")  # default URLs
+    # no --broker, no --http: watch finds the system from the environment (its default URLs)
+    watch = spawn(["-m", "livecomments", "watch", system.video], system.stack.env, tmp_path / "watch.err")
     try:
         watch.wait_for(lambda lines: any("Alice: hello everyone" in line for line in lines))
         question = system.approved(system.post("who is watching?", user="bob"))
@@ -626,7 +659,7 @@ def test_watch_prints_comments_with_replies_indented(system: System, tmp_path: P
 def test_display_board_example_prints_the_ticker_then_the_sample(system: System, tmp_path: Path) -> None:
     system.post("hello board")
     wait_published(system, 1)  # the retained ticker is there before the board subscribes
-    board = spawn(["examples/display_board.py", "v1", "--port", str(system.stack.mqtt_port)], system.stack.env,
+    board = spawn(["examples/display_board.py", system.video, "--port", str(system.stack.mqtt_port)], system.stack.env,
                   tmp_path / "board.err")
     try:
         board.wait_for(lambda lines: "TICKER Alice: hello board" in lines)  # the retained value, at once
@@ -648,7 +681,7 @@ def test_follow_video_example_from_the_docs(system: System, tmp_path: Path) -> N
     assert example.strip() in doc  # the doc shows the file as it is
     ids = [system.post("one"), system.post("two", user="bob")]
     wait_published(system, 2)
-    follow = spawn(["examples/follow_video.py", "v1", "--idle", "2"], system.stack.env, tmp_path / "follow.err")
+    follow = spawn(["examples/follow_video.py", system.video, "--idle", "2"], system.stack.env, tmp_path / "follow.err")
     lines = follow.wait_for(lambda lines: len([x for x in lines if not x.startswith("--")]) >= 2)
     assert follow.proc.wait(20) == 0  # quiet for 2 s: it stops by itself
     follow.stop()
