@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,9 +66,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh database of our own on the machine's PostgreSQL (dropped afterwards)."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A fresh database of our own on the machine's PostgreSQL, dropped afterwards."""
     import psycopg
 
     name = f"lc_test_{uuid.uuid4().hex[:12]}"
@@ -82,6 +83,13 @@ def postgres_url() -> Iterator[str]:
             yield f"{base}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database of our own on the machine's PostgreSQL (dropped afterwards)."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -114,3 +122,20 @@ def system(stack: Stack, request: pytest.FixtureRequest) -> Iterator[System]:
     running = start_system(stack)
     yield running
     running.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """One whole system (broker, bridge, web app processes) for every test of a module, once on
+    SQLite and once on PostgreSQL: starting one costs seconds of CPU. Only for tests that keep to
+    videos (and users' limits on them) of their own, compare the bridge's counters before and
+    after, and stop, restart or reconfigure nothing: those take `system`."""
+    with ExitStack() as cleanup:
+        stack = Stack(tmp_path_factory.mktemp("system") / "data", free_port(), free_port(), free_port())
+        stack.data_dir.mkdir()
+        if request.param == "postgresql":
+            stack.database_url = cleanup.enter_context(fresh_postgres_database())
+        cleanup.callback(stack.stop_all)  # before the database is dropped
+        running = start_system(stack)
+        cleanup.callback(running.close)
+        yield running
