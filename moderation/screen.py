@@ -45,3 +45,13 @@ def screen_text(text: str, video_terms: Terms = (), *, library: TermMatcher | No
         if found is not None:
             return Decision(Verdict.REJECT, Reason.BLOCKED_TERM, match=found)
     return None
+
+
+WARM_UP_TEXT = "a first comment, screened at start"
+
+
+def warm_up() -> None:
+    """Build what screening builds on first use (the library list's matcher, the normaliser's
+    tables), so that a process pays it while it starts, not on the first comments it takes
+    (measured: ~0.1 s of CPU, and more where the first requests arrive together)."""
+    screen_text(WARM_UP_TEXT)

@@ -19,6 +19,7 @@ from infra.mqtt_client import service_address
 from livecomments.config import Settings
 from livecomments.presence import Window
 from livecomments.service import Service
+from moderation.screen import warm_up
 from wiring.bridge import build_bridge
 
 log = logging.getLogger("livecomments.wiring")
@@ -79,5 +80,6 @@ def build_bridge_process(settings: Settings, engine: Engine | None = None, *,
                          mqtt5: bool | None = None) -> ServiceGroup:
     if engine is None:
         engine = make_engine(settings.effective_database_url)
+    warm_up()  # screening's tables built now, not on the first batch
     bridges = build_bridge(settings, engine)
     return ServiceGroup("bridge", [bridges, build_presence(settings, engine, bridges.metrics.registry, mqtt5)])

@@ -37,6 +37,7 @@ from infra.recent_cache import RecentCache
 from livecomments.config import Settings, put_settings
 from livecomments.tokens import VerifiedTokens
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter
+from moderation.screen import warm_up
 from webapp import WebDeps, create_app
 from webapp.admission import Admission, AdmissionLimits
 from webapp.errors import UNAVAILABLE_ERRORS
@@ -211,6 +212,7 @@ def worker_app() -> Flask:
         die_with(os.getppid())  # the granian process that spawned this worker
     settings = Settings.from_env()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    warm_up()  # before the first request, not in it (inherited from the parent: nothing to do)
     _worker = build_web(settings)
     limit = int(_worker.config["MAX_CONTENT_LENGTH"])
     _worker.wsgi_app = Admission(  # type: ignore[method-assign]
@@ -303,6 +305,7 @@ def serve_workers(settings: Settings, workers: int | None = None) -> int:
     count = worker_count(settings if workers is None else settings.with_overrides(web_workers=workers))
     prepare_data(settings)
     put_settings(settings, os.environ)
+    warm_up()  # here, before the workers are forked: each inherits it
     server = granian_server("wiring.web:worker_app", settings.host, settings.http_port, count,
                             settings.web_threads)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host

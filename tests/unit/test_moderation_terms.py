@@ -389,3 +389,14 @@ def test_matchers_for_a_term_list_are_built_once() -> None:
     assert matcher_for(["zorblax", "quux"]) is matcher_for(["zorblax", "quux"])
     assert matcher_for(ZORBLAX) is ZORBLAX
     assert library_matcher() is library_matcher()
+
+
+def test_warm_up_builds_the_library_matcher_before_any_comment() -> None:
+    from moderation.screen import warm_up
+
+    library_matcher.cache_clear()
+    try:
+        warm_up()
+        assert library_matcher.cache_info().currsize == 1  # built: the first comment finds it
+    finally:
+        library_matcher.cache_clear()
