@@ -32,6 +32,14 @@ export function startFromQuery(search, lengthMs) {
   return Math.min(Math.max(0, ms), lengthMs);
 }
 
+export const SEEK_STEP_MS = 1000; // the seek bar's step
+
+/** Where a seek bar value goes: the bar moves in whole steps, so its last one (End, or dragged
+ * to the right) falls short of a length that is not a whole number of steps; it means the end. */
+export function seekTarget(value, lengthMs, stepMs = SEEK_STEP_MS) {
+  return value + stepMs > lengthMs ? lengthMs : Math.max(0, value);
+}
+
 /** The length of an ended video in ms: from its start to its end (at least 1 s). */
 export function lengthOf(video) {
   const started = Number(video.started_ts);
@@ -151,9 +159,10 @@ export class Replay {
     const section = this.$("replay");
     section.hidden = false;
     this.$("replay-seek").max = String(this.length);
+    this.$("replay-seek").step = String(SEEK_STEP_MS);
     this.$("replay-length").textContent = formatPosition(this.length);
     this.$("replay-toggle").addEventListener("click", () => this.toggle());
-    this.$("replay-seek").addEventListener("input", (e) => this.seek(Number(e.target.value)));
+    this.$("replay-seek").addEventListener("input", (e) => this.seek(seekTarget(Number(e.target.value), this.length)));
     section.addEventListener("keydown", (e) => {
       if ((e.key === " " || e.key === "k") && e.target.tagName !== "BUTTON" && e.target.tagName !== "INPUT") {
         e.preventDefault();

@@ -9,6 +9,7 @@ import {
   WINDOW_MS,
   formatPosition,
   lengthOf,
+  seekTarget,
   startFromQuery,
 } from "../replay.js";
 
@@ -29,6 +30,14 @@ describe("positions", () => {
     assert.equal(startFromQuery("?t=9999", 600000), 600000);
     assert.equal(startFromQuery("?t=nonsense", 600000), 0);
     assert.equal(startFromQuery("", 600000), 0);
+  });
+
+  it("the seek bar's last step means the end, even short of a whole step", () => {
+    assert.equal(seekTarget(63000, 63948), 63948); // End on a bar of step 1000 stops at 63000
+    assert.equal(seekTarget(62000, 63948), 62000);
+    assert.equal(seekTarget(60000, 60000), 60000);
+    assert.equal(seekTarget(59000, 60000), 59000);
+    assert.equal(seekTarget(0, 1000), 0);
   });
 
   it("an ended video's length runs from its start to its end", () => {
