@@ -1,6 +1,7 @@
 """The viewer page `/videos/{v}` in a real browser (Chromium through Playwright) against real
-broker, bridge and web app processes. (Its routes through the Flask test client:
-tests/app/test_page_routes.py.)"""
+broker, bridge and web app processes: the module's shared ones, on a video of each test's own
+(`page_system`), but for the tests that stop the broker or configure the web app their own way.
+(Its routes through the Flask test client: tests/app/test_page_routes.py.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Request, Route, Viewpor
 from bench import mqtt
 from infra.ports import free_port
 from tests.support.mqtt import Collector
-from tests.support.page import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer, start_system
+from tests.support.page import OUTPUT_DIR, WAIT_MS, PageSystem, Viewer, start_system
 from tests.support.stack import ROOT, Stack
 
 STATIC = ROOT / "webapp" / "static"
@@ -39,10 +40,10 @@ PHONE: ViewportSize = {"width": 375, "height": 740}
 
 
 def test_what_one_viewer_posts_appears_for_the_other(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    alice = Viewer.open(context, system.url())
-    bob = Viewer.open(other_context, system.url())
+    alice = Viewer.open(context, page_system.url())
+    bob = Viewer.open(other_context, page_system.url())
     alice.sign_in("Alice")
     alice.write("x" * 10 + "😀")
     expect(alice.page.locator("#compose-count")).to_have_text("11 / 500")
@@ -60,10 +61,10 @@ def test_what_one_viewer_posts_appears_for_the_other(
     bob.assert_clean()
 
 
-def test_a_late_viewer_gets_the_recent_comments(system: PageSystem, context: BrowserContext) -> None:
+def test_a_late_viewer_gets_the_recent_comments(page_system: PageSystem, context: BrowserContext) -> None:
     for i in range(3):
-        assert system.api.post(VIDEO, f"earlier {i}", user=f"early{i}").status_code == 202
-    viewer = Viewer.open(context, system.url())
+        assert page_system.api.post(page_system.video, f"earlier {i}", user=f"early{i}").status_code == 202
+    viewer = Viewer.open(context, page_system.url())
     expect(viewer.comments()).to_have_text(["earlier 0", "earlier 1", "earlier 2"], timeout=WAIT_MS)
     viewer.assert_clean()
 
@@ -72,10 +73,10 @@ MARKUP = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
 
 
 def test_markup_in_comments_is_shown_as_text(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    poster = Viewer.open(context, system.url())
-    reader = Viewer.open(other_context, system.url())
+    poster = Viewer.open(context, page_system.url())
+    reader = Viewer.open(other_context, page_system.url())
     poster.sign_in("<b>Mallory</b>")
     for text in MARKUP:
         poster.send(text)
@@ -87,12 +88,12 @@ def test_markup_in_comments_is_shown_as_text(
 
 
 def test_a_reply_appears_under_its_parent_and_counts(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    reader = Viewer.open(context, system.url())
-    writer = Viewer.open(other_context, system.url())
-    parent_id = system.api.post(VIDEO, "what time is the launch?", user="carol").json()["id"]
-    system.api.post(VIDEO, "another comment", user="dave")
+    reader = Viewer.open(context, page_system.url())
+    writer = Viewer.open(other_context, page_system.url())
+    parent_id = page_system.api.post(page_system.video, "what time is the launch?", user="carol").json()["id"]
+    page_system.api.post(page_system.video, "another comment", user="dave")
     parent = reader.comment("what time is the launch?")
     toggle = parent.locator(".thread-toggle")
     expect(parent).to_be_visible(timeout=WAIT_MS)
@@ -112,7 +113,7 @@ def test_a_reply_appears_under_its_parent_and_counts(
     # the writer's page opened the thread itself
     expect(writer.comment("what time is the launch?").locator(".replies p.text")).to_have_text(["at noon"])
     # a reply arriving live goes under its open parent and counts; it is not a top-level comment
-    assert system.api.post(VIDEO, "thanks!", user="carol", parent_id=parent_id).status_code == 202
+    assert page_system.api.post(page_system.video, "thanks!", user="carol", parent_id=parent_id).status_code == 202
     expect(toggle).to_have_text("Hide 2 replies", timeout=WAIT_MS)
     expect(parent.locator(".replies p.text")).to_have_text(["at noon", "thanks!"], timeout=WAIT_MS)
     expect(reader.comments()).to_have_text(["what time is the launch?", "another comment"])
@@ -123,10 +124,11 @@ def test_a_reply_appears_under_its_parent_and_counts(
     writer.assert_clean()
 
 
+# A system of its own (`system`): it stops and restarts the broker every shared test talks to.
 def test_broker_restart_reconnects_and_repairs_the_gap(system: PageSystem, context: BrowserContext) -> None:
     viewer = Viewer.open(context, system.url())
     for i in range(3):
-        assert system.api.post(VIDEO, f"before {i}", user=f"before{i}").status_code == 202
+        assert system.api.post(system.video, f"before {i}", user=f"before{i}").status_code == 202
     expect(viewer.comments()).to_have_text([f"before {i}" for i in range(3)], timeout=WAIT_MS)
 
     posted: list[str] = []
@@ -137,7 +139,7 @@ def test_broker_restart_reconnects_and_repairs_the_gap(system: PageSystem, conte
         i = 0
         while not stop.is_set():
             try:
-                r = system.api.post(VIDEO, f"meanwhile {i}", user=f"poster{i}")
+                r = system.api.post(system.video, f"meanwhile {i}", user=f"poster{i}")
             except Exception as exc:  # noqa: BLE001 - reported by the test below
                 failures.append(repr(exc))
                 return
@@ -169,7 +171,7 @@ def test_broker_restart_reconnects_and_repairs_the_gap(system: PageSystem, conte
 
     expected = ["before 0", "before 1", "before 2", *posted]
     system.wait_numbered(len(expected))
-    seq_order = [c["text"] for c in system.api.history(VIDEO, after_seq=0, limit=200).json()["comments"]]
+    seq_order = [c["text"] for c in system.api.history(system.video, after_seq=0, limit=200).json()["comments"]]
     assert sorted(seq_order) == sorted(expected)
     # every comment exactly once, in seq order
     expect(viewer.comments()).to_have_text(seq_order, timeout=WAIT_MS)
@@ -177,15 +179,17 @@ def test_broker_restart_reconnects_and_repairs_the_gap(system: PageSystem, conte
 
 
 def test_deleted_comments_go_and_the_pinned_one_shows_above_the_stream(
-    system: PageSystem, context: BrowserContext
+    page_system: PageSystem, context: BrowserContext
 ) -> None:
-    viewer = Viewer.open(context, system.url())
-    ids = [system.api.post(VIDEO, text, user=f"u{i}").json()["id"] for i, text in enumerate(("one", "two", "three"))]
+    viewer = Viewer.open(context, page_system.url())
+    ids = [page_system.api.post(page_system.video, text, user=f"u{i}").json()["id"]
+           for i, text in enumerate(("one", "two", "three"))]
     expect(viewer.comments()).to_have_text(["one", "two", "three"], timeout=WAIT_MS)
-    moderator = {"Authorization": f"Bearer {system.api.token('mod', roles=('moderator',))}"}
-    pin = f"{system.base}/api/videos/{VIDEO}/pin"
+    moderator = {"Authorization": f"Bearer {page_system.api.token('mod', roles=('moderator',))}"}
+    pin = f"{page_system.base}/api/videos/{page_system.video}/pin"
 
-    assert requests.delete(f"{system.base}/api/comments/{ids[1]}", headers=moderator, timeout=10).status_code == 204
+    deleted = requests.delete(f"{page_system.base}/api/comments/{ids[1]}", headers=moderator, timeout=10)
+    assert deleted.status_code == 204
     expect(viewer.comments()).to_have_text(["one", "three"], timeout=WAIT_MS)
 
     pinned = viewer.page.locator("#pinned")
@@ -215,38 +219,38 @@ JSON.parse = function (...args) {
 """
 
 
-def test_a_hot_video_keeps_at_most_500_comments_on_the_page(system: PageSystem, context: BrowserContext) -> None:
+def test_a_hot_video_keeps_at_most_500_comments_on_the_page(page_system: PageSystem, context: BrowserContext) -> None:
     viewer = Viewer.attach(context.new_page())
     viewer.page.add_init_script(WITHOUT_SAMPLE)
-    viewer.goto(system.url())
+    viewer.goto(page_system.url())
     total = 540
 
     def post(i: int) -> int:
-        return system.api.post(VIDEO, f"hot {i}", user=f"fan{i}").status_code
+        return page_system.api.post(page_system.video, f"hot {i}", user=f"fan{i}").status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(post, range(total)))
     assert statuses == [202] * total
-    system.wait_numbered(total)
-    newest = system.api.history(VIDEO, limit=1).json()["comments"][0]["text"]
+    page_system.wait_numbered(total)
+    newest = page_system.api.history(page_system.video, limit=1).json()["comments"][0]["text"]
     expect(viewer.comments().last).to_have_text(newest, timeout=60_000)
     expect(viewer.comments()).to_have_count(500, timeout=WAIT_MS)
     texts = viewer.comments().all_text_contents()
     numbers = [int(t.split()[1]) for t in texts]
     assert len(set(numbers)) == 500, "no comment twice"
-    history = system.api.history(VIDEO, after_seq=0, limit=200).json()["comments"]
+    history = page_system.api.history(page_system.video, after_seq=0, limit=200).json()["comments"]
     assert len(history) == 200
-    last = [c["text"] for c in system.api.history(VIDEO, limit=200).json()["comments"]][::-1]
+    last = [c["text"] for c in page_system.api.history(page_system.video, limit=200).json()["comments"]][::-1]
     assert texts[-200:] == last, "the newest, in seq order"
     viewer.assert_clean()
 
 
-def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: BrowserContext) -> None:
+def test_a_gap_in_seq_is_repaired_from_the_history(page_system: PageSystem, context: BrowserContext) -> None:
     """Comment events lost on the way (QoS 0) show up anyway: the next event's seq reveals the gap,
     and the page fetches it with GET /api/videos/{v}/comments?after_seq=."""
     dropping = threading.Event()
     dropped: list[bytes] = []
-    topics = (b"live/videos/v1/comments",)  # `recent` the page left after its snapshot's grace
+    topics = (f"live/videos/{page_system.video}/comments".encode(),)  # `recent` the page left after its grace
     left = threading.Event()  # the page unsubscribed (from `recent`)
 
     def relay(ws: WebSocketRoute) -> None:
@@ -272,16 +276,16 @@ def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: 
     page = context.new_page()
     page.route_web_socket(re.compile(r"^ws://.*/mqtt$"), relay)
     viewer = Viewer.attach(page)
-    viewer.goto(system.url())
+    viewer.goto(page_system.url())
     for i in range(2):
-        system.api.post(VIDEO, f"seen {i}", user=f"seen{i}")
+        page_system.api.post(page_system.video, f"seen {i}", user=f"seen{i}")
     expect(viewer.comments()).to_have_text(["seen 0", "seen 1"], timeout=WAIT_MS)
     viewer.wait_until(left.is_set, "the page did not leave `recent`")  # else a fresh one repairs the gap first
 
     dropping.set()
     for i in range(3):
-        system.api.post(VIDEO, f"lost {i}", user=f"lost{i}")
-    system.wait_numbered(5)
+        page_system.api.post(page_system.video, f"lost {i}", user=f"lost{i}")
+    page_system.wait_numbered(5)
 
     def all_lost() -> bool:  # the last lost comment's event
         return any(b'"text":"lost 2"' in m for m in dropped)
@@ -289,8 +293,8 @@ def test_a_gap_in_seq_is_repaired_from_the_history(system: PageSystem, context: 
     viewer.wait_until(all_lost, "the lost messages never reached the page's socket")
     expect(viewer.comments()).to_have_text(["seen 0", "seen 1"])
     dropping.clear()
-    with page.expect_request(re.compile(r"/api/videos/v1/comments\?after_seq=2&")):
-        system.api.post(VIDEO, "after the gap", user="after")
+    with page.expect_request(re.compile(rf"/api/videos/{re.escape(page_system.video)}/comments\?after_seq=2&")):
+        page_system.api.post(page_system.video, "after the gap", user="after")
     expected = ["seen 0", "seen 1", "lost 0", "lost 1", "lost 2", "after the gap"]
     expect(viewer.comments()).to_have_text(expected, timeout=WAIT_MS)
     viewer.assert_clean()
@@ -366,26 +370,28 @@ def _filters(body: bytes, *, with_qos: bool) -> list[str]:
     return out
 
 
-def test_the_page_takes_recent_once_per_connection_and_leaves_it(system: PageSystem, context: BrowserContext) -> None:
+def test_the_page_takes_recent_once_per_connection_and_leaves_it(
+    page_system: PageSystem, context: BrowserContext
+) -> None:
     """`recent` (the bridge republishes it after every batch) reaches a viewer only on joining:
     the page takes the retained snapshot, keeps the topic for RECENT_GRACE_MS (a fresher one may
     follow within a republish interval), unsubscribes, and does the same after a reconnect;
     comments, state and reactions keep coming, and the `recent` republished after the grace does not."""
-    recent, comments = f"live/videos/{VIDEO}/recent", f"live/videos/{VIDEO}/comments"
+    recent, comments = f"live/videos/{page_system.video}/recent", f"live/videos/{page_system.video}/comments"
     for i in range(3):
-        assert system.api.post(VIDEO, f"before {i}", user=f"before{i}").status_code == 202
-    system.wait_numbered(3)
+        assert page_system.api.post(page_system.video, f"before {i}", user=f"before{i}").status_code == 202
+    page_system.wait_numbered(3)
     tap = MqttTap()
     page = context.new_page()
     page.route_web_socket(re.compile(r"^ws://.*/mqtt$"), tap.relay)
     viewer = Viewer.attach(page)
-    watcher = Collector(system.stack.mqtt_port, recent)  # sees every `recent` the bridge publishes
+    watcher = Collector(page_system.stack.mqtt_port, recent)  # sees every `recent` the bridge publishes
     try:
-        viewer.goto(system.url())
+        viewer.goto(page_system.url())
         expect(viewer.comments()).to_have_text([f"before {i}" for i in range(3)], timeout=WAIT_MS)
         viewer.wait_until(lambda: tap.unsubacks[0] >= 1, "the page did not leave `recent`")
-        assert set(tap.subscribed[0]) == {comments, recent, f"live/videos/{VIDEO}/state",
-                                          f"live/videos/{VIDEO}/reactions"}
+        assert set(tap.subscribed[0]) == {comments, recent, f"live/videos/{page_system.video}/state",
+                                          f"live/videos/{page_system.video}/reactions"}
         assert tap.left[0] == [recent], "only `recent` is left"
         assert tap.count(0, recent) >= 1, "the retained snapshot"
         assert tap.held_after_first(0, recent) >= RECENT_GRACE_S - 0.01, "kept for the grace after the snapshot"
@@ -393,7 +399,7 @@ def test_the_page_takes_recent_once_per_connection_and_leaves_it(system: PageSys
 
         def more(texts: list[str], at_least_seq: int) -> None:
             for text in texts:
-                assert system.api.post(VIDEO, text, user="later").status_code == 202
+                assert page_system.api.post(page_system.video, text, user="later").status_code == 202
             expect(viewer.comments().last).to_have_text(texts[-1], timeout=WAIT_MS)
             watcher.wait_for(lambda _m: any(m.json()["seq"] >= at_least_seq for m in watcher.on(recent)))
             page.wait_for_timeout(500)  # what the broker sent the watcher, it sent the page as well
@@ -419,6 +425,7 @@ def test_the_page_takes_recent_once_per_connection_and_leaves_it(system: PageSys
     viewer.assert_clean()
 
 
+# A system of its own (`stack`): its web app runs with settings of its own (two broker URLs).
 def test_fails_over_to_the_next_broker_url(stack: Stack, context: BrowserContext) -> None:
     dead = f"ws://127.0.0.1:{free_port()}/mqtt"
     alive = f"ws://127.0.0.1:{stack.ws_port}/mqtt"
@@ -429,7 +436,7 @@ def test_fails_over_to_the_next_broker_url(stack: Stack, context: BrowserContext
     viewer = Viewer.attach(page)
     viewer.goto(system.url())
     assert tried[:2] == [dead, alive]
-    system.api.post(VIDEO, "found you", user="finder")
+    system.api.post(system.video, "found you", user="finder")
     expect(viewer.comments()).to_have_text(["found you"], timeout=WAIT_MS)
     viewer.assert_clean()
 
@@ -450,20 +457,20 @@ def screenshot(viewer: Viewer, name: str) -> Path:
     return shot
 
 
-def test_fits_a_phone_screen_and_scrolls_only_when_at_the_bottom(system: PageSystem, browser: Browser) -> None:
+def test_fits_a_phone_screen_and_scrolls_only_when_at_the_bottom(page_system: PageSystem, browser: Browser) -> None:
     ctx = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     try:
-        viewer = Viewer.open(ctx, system.url())
+        viewer = Viewer.open(ctx, page_system.url())
         viewer.sign_in("A rather long display name, fifty characters long")
         question = "Is the stream going to be recorded? Asking for a friend."
-        first = system.api.post(VIDEO, question, user="zoe").json()["id"]
+        first = page_system.api.post(page_system.video, question, user="zoe").json()["id"]
         thread = viewer.comment(question)
         expect(thread).to_be_visible(timeout=WAIT_MS)  # a reply needs its parent approved
-        assert system.api.post(VIDEO, "Yes!", user="host", parent_id=first).status_code == 202
+        assert page_system.api.post(page_system.video, "Yes!", user="host", parent_id=first).status_code == 202
         for i, text in enumerate(
             ("https://example.com/" + "a-very-long-unbroken-path" * 8, "W" * 300, "line one\nline two\nline three")
         ):
-            assert system.api.post(VIDEO, text, user=f"writer{i}").status_code == 202
+            assert page_system.api.post(page_system.video, text, user=f"writer{i}").status_code == 202
         expect(viewer.comments()).to_have_count(4, timeout=WAIT_MS)
         expect(thread.locator(".thread-toggle")).to_have_text("1 reply", timeout=WAIT_MS)
         viewer.write("Typing on a phone…")
@@ -476,7 +483,7 @@ def test_fits_a_phone_screen_and_scrolls_only_when_at_the_bottom(system: PageSys
         scroller.evaluate("e => { e.scrollTop = 0; }")
         thread.locator(".thread-toggle").click()
         expect(thread.locator(".replies p.text")).to_have_text(["Yes!"], timeout=WAIT_MS)
-        system.api.post(VIDEO, "a new one while you read", user="nia")
+        page_system.api.post(page_system.video, "a new one while you read", user="nia")
         button = viewer.page.locator("#new-comments")
         expect(button).to_have_text("1 new comment ↓", timeout=WAIT_MS)
         assert scroller.evaluate("e => e.scrollTop") == 0
@@ -491,11 +498,11 @@ def test_fits_a_phone_screen_and_scrolls_only_when_at_the_bottom(system: PageSys
 
 
 def test_post_errors_are_said_in_words_and_503_is_retried_with_the_same_key(
-    system: PageSystem, context: BrowserContext
+    page_system: PageSystem, context: BrowserContext
 ) -> None:
-    viewer = Viewer.open(context, system.url())
+    viewer = Viewer.open(context, page_system.url())
     viewer.sign_in("Quinn")
-    comments_url = f"{system.base}/api/videos/{VIDEO}/comments"
+    comments_url = f"{page_system.base}/api/videos/{page_system.video}/comments"
     keys: list[str] = []
     answers: list[dict[str, Any]] = [
         {"status": 413, "error": ("payload_too_large", "too big")},
@@ -554,8 +561,8 @@ def test_post_errors_are_said_in_words_and_503_is_retried_with_the_same_key(
     viewer.assert_clean()
 
 
-def test_an_invalid_sign_in_is_said_and_leads_back_to_sign_in(system: PageSystem, context: BrowserContext) -> None:
-    viewer = Viewer.open(context, system.url())
+def test_an_invalid_sign_in_is_said_and_leads_back_to_sign_in(page_system: PageSystem, context: BrowserContext) -> None:
+    viewer = Viewer.open(context, page_system.url())
     viewer.sign_in("Pat")
     viewer.page.evaluate(
         """() => {

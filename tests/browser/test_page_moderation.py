@@ -1,5 +1,7 @@
 """Moderation and reactions on the viewer page, in real browsers (Chromium through Playwright)
-against real broker, bridge and web app processes: one context acts, another one sees it."""
+against real broker, bridge and web app processes: one context acts, another one sees it. The
+processes are the module's (`page_system`); each test's video, and so its settings, pins, bans,
+reactions and audit, is its own."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ViewportSize, expect
 
-from tests.support.page import OUTPUT_DIR, VIDEO, WAIT_MS, PageSystem, Viewer
+from tests.support.page import OUTPUT_DIR, WAIT_MS, PageSystem, Viewer
 
 PHONE: ViewportSize = {"width": 375, "height": 740}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 def audit_actions(system: PageSystem) -> list[str]:
-    resp = system.api.mod("GET", f"/api/videos/{VIDEO}/audit")
+    resp = system.api.mod("GET", f"/api/videos/{system.video}/audit")
     assert resp.status_code == 200, resp.text
     return [e["action"] for e in resp.json()["entries"]]
 
@@ -25,15 +27,15 @@ def audit_actions(system: PageSystem) -> list[str]:
 
 
 def test_a_moderator_deletes_a_comment_and_it_disappears_for_viewers(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    mod = Viewer.open(context, system.url())
-    reader = Viewer.open(other_context, system.url())
+    mod = Viewer.open(context, page_system.url())
+    reader = Viewer.open(other_context, page_system.url())
     mod.sign_in("Mia", moderator=True)
     expect(mod.page.locator("#mod-tools")).to_be_visible()
     expect(reader.page.locator("#mod-tools")).to_be_hidden()
-    bad = system.api.post(VIDEO, "buy cheap followers here", user="spammer").json()["id"]
-    system.api.post(VIDEO, "great stream!", user="fan")
+    bad = page_system.api.post(page_system.video, "buy cheap followers here", user="spammer").json()["id"]
+    page_system.api.post(page_system.video, "great stream!", user="fan")
     for viewer in (mod, reader):
         expect(viewer.comments()).to_have_text(["buy cheap followers here", "great stream!"], timeout=WAIT_MS)
     # a signed-out reader has no actions menu
@@ -43,17 +45,17 @@ def test_a_moderator_deletes_a_comment_and_it_disappears_for_viewers(
     expect(mod.toast).to_have_text("Comment deleted.")
     expect(reader.comments()).to_have_text(["great stream!"], timeout=WAIT_MS)
     expect(mod.comments()).to_have_text(["great stream!"], timeout=WAIT_MS)
-    assert system.api.comment(bad, user="mod").json()["status"] == "deleted"
-    assert "moderator_delete" in audit_actions(system)
+    assert page_system.api.comment(bad, user="mod").json()["status"] == "deleted"
+    assert "moderator_delete" in audit_actions(page_system)
     mod.assert_clean()
     reader.assert_clean()
 
 
 def test_authors_delete_their_own_comments_and_report_others(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    author = Viewer.open(context, system.url())
-    watcher = Viewer.open(other_context, system.url())
+    author = Viewer.open(context, page_system.url())
+    watcher = Viewer.open(other_context, page_system.url())
     author.sign_in("Ada")
     watcher.sign_in("Wes")
     author.send("oops, wrong chat")
@@ -71,7 +73,7 @@ def test_authors_delete_their_own_comments_and_report_others(
     more.click()
     expect(menu.get_by_role("button")).to_have_text(["Reported"])
     expect(menu.get_by_role("button")).to_be_disabled()
-    assert "report" in audit_actions(system)
+    assert "report" in audit_actions(page_system)
 
     # one's own: Delete only
     author.item("oops, wrong chat").locator(".more-button").click()
@@ -87,11 +89,11 @@ def test_authors_delete_their_own_comments_and_report_others(
 
 
 def test_a_reaction_in_one_context_updates_the_count_in_another(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    alice = Viewer.open(context, system.url())
-    bob = Viewer.open(other_context, system.url())
-    comment_id = system.api.post(VIDEO, "first!", user="carol").json()["id"]
+    alice = Viewer.open(context, page_system.url())
+    bob = Viewer.open(other_context, page_system.url())
+    comment_id = page_system.api.post(page_system.video, "first!", user="carol").json()["id"]
     expect(bob.comments()).to_have_text(["first!"], timeout=WAIT_MS)
     expect(bob.reaction("first!", "like")).to_be_hidden()  # nothing yet: only the picker shows
 
@@ -112,7 +114,7 @@ def test_a_reaction_in_one_context_updates_the_count_in_another(
     expect(theirs).to_have_attribute("aria-pressed", "false")
 
     # someone else reacts through the API: both pages count 2
-    put = system.api.call("PUT", f"/api/comments/{comment_id}/reactions/like", user="dave")
+    put = page_system.api.call("PUT", f"/api/comments/{comment_id}/reactions/like", user="dave")
     assert put.status_code == 204, put.text
     expect(theirs).to_have_attribute("aria-label", "Like (2)", timeout=WAIT_MS)
     expect(like).to_have_attribute("aria-label", "Like (2)", timeout=WAIT_MS)
@@ -134,13 +136,13 @@ def test_a_reaction_in_one_context_updates_the_count_in_another(
 
 
 def test_a_live_reaction_raises_the_total_and_floats_a_heart_elsewhere(
-    system: PageSystem, browser: Browser, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, browser: Browser, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    sender = Viewer.open(context, system.url())
-    watcher = Viewer.open(other_context, system.url())
+    sender = Viewer.open(context, page_system.url())
+    watcher = Viewer.open(other_context, page_system.url())
     calm_ctx = browser.new_context(reduced_motion="reduce")
     try:
-        calm = Viewer.open(calm_ctx, system.url())
+        calm = Viewer.open(calm_ctx, page_system.url())
         sender.sign_in("Hana")
         expect(watcher.live_total).to_have_text("0")
         heart = sender.page.get_by_role("button", name="Send a live reaction: Love")
@@ -166,18 +168,18 @@ def test_a_live_reaction_raises_the_total_and_floats_a_heart_elsewhere(
 
 
 def test_the_moderator_approves_a_held_comment_from_the_review_panel(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    mod = Viewer.open(context, system.url())
-    reader = Viewer.open(other_context, system.url())
+    mod = Viewer.open(context, page_system.url())
+    reader = Viewer.open(other_context, page_system.url())
     mod.sign_in("Mia", moderator=True)
     mod.save_settings(hold_for_review=True)
-    assert system.api.call("GET", f"/api/videos/{VIDEO}").json()["hold_for_review"] is True
+    assert page_system.api.call("GET", f"/api/videos/{page_system.video}").json()["hold_for_review"] is True
 
     reader.sign_in("Rae")
     reader.send("is anybody moderating this?")
     reader.send("second thought")
-    system.api.post(VIDEO, "not this one", user="troll")
+    page_system.api.post(page_system.video, "not this one", user="troll")
 
     mod.page.locator("#open-review").click()
     dialog = mod.page.locator("#review-dialog")
@@ -204,16 +206,16 @@ def test_the_moderator_approves_a_held_comment_from_the_review_panel(
     expect(mod.page.locator("#review-count")).to_have_text("1")
     mod.page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    assert [a for a in audit_actions(system) if a in ("approve", "reject")] == ["approve", "reject"]
+    assert [a for a in audit_actions(page_system) if a in ("approve", "reject")] == ["approve", "reject"]
     mod.assert_clean()
     reader.assert_clean()
 
 
 def test_slow_mode_from_the_settings_panel_counts_down_after_a_post(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    mod = Viewer.open(context, system.url())
-    reader = Viewer.open(other_context, system.url())
+    mod = Viewer.open(context, page_system.url())
+    reader = Viewer.open(other_context, page_system.url())
     mod.sign_in("Mia", moderator=True)
     reader.sign_in("Rae")
     mod.save_settings(slow_mode_s=30)
@@ -261,8 +263,8 @@ def test_slow_mode_from_the_settings_panel_counts_down_after_a_post(
     reader.assert_clean()
 
 
-def test_a_settings_error_is_said_in_the_panel(system: PageSystem, context: BrowserContext) -> None:
-    mod = Viewer.open(context, system.url())
+def test_a_settings_error_is_said_in_the_panel(page_system: PageSystem, context: BrowserContext) -> None:
+    mod = Viewer.open(context, page_system.url())
     mod.sign_in("Mia", moderator=True)
     mod.page.locator("#open-settings").click()
     expect(mod.page.locator("#settings-save")).to_be_enabled()
@@ -277,7 +279,7 @@ def test_a_settings_error_is_said_in_the_panel(system: PageSystem, context: Brow
     mod.page.locator("#settings-save").click()
     expect(mod.page.locator("#settings-dialog")).to_be_hidden(timeout=WAIT_MS)
     # the blocked terms work at the door
-    resp = system.api.post(VIDEO, "SPOILER: the hero wins", user="leaky")
+    resp = page_system.api.post(page_system.video, "SPOILER: the hero wins", user="leaky")
     assert resp.status_code == 422, resp.text
     # opened again, the panel shows the saved list and threshold (GET /api/videos/{v}/settings)
     mod.page.locator("#open-settings").click()
@@ -291,13 +293,13 @@ def test_a_settings_error_is_said_in_the_panel(system: PageSystem, context: Brow
 
 
 def test_pin_unpin_and_timeout_from_the_comment_menu(
-    system: PageSystem, context: BrowserContext, other_context: BrowserContext
+    page_system: PageSystem, context: BrowserContext, other_context: BrowserContext
 ) -> None:
-    mod = Viewer.open(context, system.url())
-    reader = Viewer.open(other_context, system.url())
+    mod = Viewer.open(context, page_system.url())
+    reader = Viewer.open(other_context, page_system.url())
     mod.sign_in("Mia", moderator=True)
     reader.sign_in("Rae")
-    system.api.post(VIDEO, "Rules: be kind.", user="host")
+    page_system.api.post(page_system.video, "Rules: be kind.", user="host")
     reader.send("first time here")
     expect(mod.comments()).to_have_text(["Rules: be kind.", "first time here"], timeout=WAIT_MS)
 
@@ -321,15 +323,15 @@ def test_pin_unpin_and_timeout_from_the_comment_menu(
     reader.write("hello again?")
     reader.page.locator("#compose-send").click()
     expect(reader.status).to_have_text(re.compile(r"^You can't post in this chat"))
-    assert [a for a in audit_actions(system) if a in ("pin", "unpin", "timeout")] == ["pin", "unpin", "timeout"]
+    assert [a for a in audit_actions(page_system) if a in ("pin", "unpin", "timeout")] == ["pin", "unpin", "timeout"]
     mod.assert_clean()
     reader.assert_clean()
 
 
-def test_the_comment_menu_works_from_the_keyboard(system: PageSystem, context: BrowserContext) -> None:
-    mod = Viewer.open(context, system.url())
+def test_the_comment_menu_works_from_the_keyboard(page_system: PageSystem, context: BrowserContext) -> None:
+    mod = Viewer.open(context, page_system.url())
     mod.sign_in("Mia", moderator=True)
-    system.api.post(VIDEO, "press the keys", user="kay")
+    page_system.api.post(page_system.video, "press the keys", user="kay")
     item = mod.item("press the keys")
     expect(item).to_be_visible(timeout=WAIT_MS)
     more = item.locator(".more-button")
@@ -377,25 +379,29 @@ def screenshot(viewer: Viewer, name: str) -> Path:
 
 @pytest.mark.parametrize(("label", "viewport"), [("375px", PHONE), ("desktop", DESKTOP)])
 def test_the_moderator_view_fits_and_looks_clean(
-    system: PageSystem, browser: Browser, label: str, viewport: ViewportSize
+    page_system: PageSystem, browser: Browser, label: str, viewport: ViewportSize
 ) -> None:
     phone = viewport is PHONE
     ctx = browser.new_context(
         viewport=viewport, device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=phone
     )
     try:
-        mod = Viewer.open(ctx, system.url())
+        mod = Viewer.open(ctx, page_system.url())
         mod.sign_in("Mia (host team)", moderator=True)
-        rules = system.api.post(VIDEO, "Welcome! Be kind, stay on topic.", user="host").json()["id"]
-        system.api.post(VIDEO, "W" * 120, user="longwinded")
-        question = system.api.post(VIDEO, "Is the stream going to be recorded?", user="zoe").json()["id"]
+        rules = page_system.api.post(page_system.video, "Welcome! Be kind, stay on topic.", user="host").json()["id"]
+        page_system.api.post(page_system.video, "W" * 120, user="longwinded")
+        question = page_system.api.post(
+            page_system.video, "Is the stream going to be recorded?", user="zoe"
+        ).json()["id"]
         expect(mod.comments()).to_have_count(3, timeout=WAIT_MS)
-        system.api.post(VIDEO, "Yes, it will be on the channel tomorrow.", user="host", parent_id=question)
-        system.api.post(VIDEO, "Can you show the demo again?", user="sam")
+        page_system.api.post(
+            page_system.video, "Yes, it will be on the channel tomorrow.", user="host", parent_id=question
+        )
+        page_system.api.post(page_system.video, "Can you show the demo again?", user="sam")
         for user, kind in (("a", "like"), ("b", "like"), ("c", "love"), ("d", "haha")):
-            system.api.call("PUT", f"/api/comments/{question}/reactions/{kind}", user=user)
-        system.api.mod("PUT", f"/api/videos/{VIDEO}/pin", json={"comment_id": rules})
-        system.api.mod("PATCH", f"/api/videos/{VIDEO}/settings", json={"slow_mode_s": 10})
+            page_system.api.call("PUT", f"/api/comments/{question}/reactions/{kind}", user=user)
+        page_system.api.mod("PUT", f"/api/videos/{page_system.video}/pin", json={"comment_id": rules})
+        page_system.api.mod("PATCH", f"/api/videos/{page_system.video}/settings", json={"slow_mode_s": 10})
         expect(mod.comments()).to_have_count(4, timeout=WAIT_MS)
         expect(mod.page.locator("#pinned")).to_be_visible(timeout=WAIT_MS)
         expect(mod.reaction("Is the stream going to be recorded?", "like")).to_have_text("👍2", timeout=WAIT_MS)
@@ -413,16 +419,16 @@ def test_the_moderator_view_fits_and_looks_clean(
         mod.page.locator("#open-review").click()
         expect(mod.page.locator("#review-list > li")).to_have_count(0)
         mod.page.locator("#review-dialog .panel-close").click()
-        system.api.post(VIDEO, "a comment", user="x")  # keeps the page busy while the dialogs open
+        page_system.api.post(page_system.video, "a comment", user="x")  # keeps the page busy while the dialogs open
         mod.page.locator("#open-settings").click()
         expect(mod.page.locator("#set-slow")).to_have_value("10")
         no_horizontal_scroll(mod)
         screenshot(mod, f"moderator-settings-{label}.png")
         mod.page.locator("#settings-dialog .panel-close").click()
 
-        system.api.mod("PATCH", f"/api/videos/{VIDEO}/settings", json={"hold_for_review": True})
+        page_system.api.mod("PATCH", f"/api/videos/{page_system.video}/settings", json={"hold_for_review": True})
         for i, text in enumerate(("Check out my channel for free giveaways!!!", "first time here, hi all")):
-            assert system.api.post(VIDEO, text, user=f"newbie{i}").status_code == 202
+            assert page_system.api.post(page_system.video, text, user=f"newbie{i}").status_code == 202
         mod.page.locator("#open-review").click()
         items = mod.page.locator("#review-list > li")
         for _ in range(100):

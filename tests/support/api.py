@@ -56,7 +56,7 @@ class Api:
         except requests.ConnectionError:
             return False
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         eventually(self.ready, timeout, "web app never became ready", interval=0.1)
 
     def call(self, method: str, path: str, user: str | None = None, roles: tuple[str, ...] = (),

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import requests
@@ -36,24 +37,46 @@ FORBIDDEN_CONSOLE = re.compile(r"Content Security Policy|TrustedHTML|TrustedScri
 
 @dataclass
 class PageSystem:
+    """The processes a page talks to, and the video a test uses by default (`video`)."""
+
     stack: Stack
     api: Api
     broker: Service
     base: str
+    video: str = VIDEO  # what url(), last_seq() and wait_numbered() mean without a video_id
+    shared: bool = False  # other tests use the same processes: stop, restart or kill none of them
 
-    def url(self, video_id: str = VIDEO) -> str:
-        return f"{self.base}/videos/{video_id}"
+    def with_new_video(self, title: str = "Launch day, live") -> PageSystem:
+        """The same processes, bound to a video just created for the caller alone (so its seqs,
+        comments, settings, pins, bans, reactions, audit and history are the caller's own)."""
+        video_id = f"t-{uuid.uuid4().hex[:12]}"
+        resp = self.api.create_video(video_id, title)
+        assert resp.status_code == 201, resp.text
+        return replace(self, video=video_id)
 
-    def last_seq(self, video_id: str = VIDEO) -> int:
-        return int(requests.get(f"{self.base}/api/videos/{video_id}", timeout=10).json()["last_seq"])
+    def check_running(self) -> None:
+        """AssertionError, with its log's tail, if one of the processes has exited (for a shared
+        system, which nothing stops before the end of its module)."""
+        for svc in self.stack.services:
+            if svc.proc is not None and svc.proc.poll() is not None:
+                raise AssertionError(f"`livecomments {' '.join(svc.args)}` exited with {svc.proc.returncode}:\n"
+                                     f"{svc.output()[-4000:]}")
 
-    def wait_numbered(self, count: int, video_id: str = VIDEO) -> None:
+    def url(self, video_id: str | None = None) -> str:
+        return f"{self.base}/videos/{video_id or self.video}"
+
+    def last_seq(self, video_id: str | None = None) -> int:
+        resp = requests.get(f"{self.base}/api/videos/{video_id or self.video}", timeout=10)
+        return int(resp.json()["last_seq"])
+
+    def wait_numbered(self, count: int, video_id: str | None = None) -> None:
         """Until the bridge has numbered (and so published) `count` events of the video."""
         eventually(lambda: self.last_seq(video_id) >= count, 60, f"fewer than {count} events were numbered",
                    interval=0.1)
 
     def stop_broker(self, grace_s: float = 10.0) -> None:
         """SIGTERM; SIGKILL if it is not gone within grace_s (viewers see the same lost socket)."""
+        assert not self.shared, "the broker of a shared system serves other tests: take a private `system`"
         proc = self.broker.proc
         assert proc is not None
         proc.send_signal(signal.SIGTERM)
@@ -64,6 +87,7 @@ class PageSystem:
             self.broker.kill()
 
     def start_broker(self) -> None:
+        assert not self.shared, "the broker of a shared system serves other tests: take a private `system`"
         self.broker = self.stack.broker()  # the same ports as before
 
 

@@ -16,7 +16,7 @@ from tests.support.waiting import eventually
 ROOT = Path(__file__).resolve().parent.parent.parent  # the repository
 
 
-def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Until something accepts connections on the loopback port (RuntimeError if `proc` exits first)."""
 
     def listening() -> bool:
