@@ -37,8 +37,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     """Ports and a data dir for the processes of one test; every one started is stopped after it."""
-    s = Stack(tmp_path / "data", free_port(), free_port(), free_port())
-    s.data_dir.mkdir()
+    s = Stack.on_free_ports(tmp_path / "data")
     yield s
     s.stop_all()
 
@@ -131,8 +130,7 @@ def shared_system(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     videos (and users' limits on them) of their own, compare the bridge's counters before and
     after, and stop, restart or reconfigure nothing: those take `system`."""
     with ExitStack() as cleanup:
-        stack = Stack(tmp_path_factory.mktemp("system") / "data", free_port(), free_port(), free_port())
-        stack.data_dir.mkdir()
+        stack = Stack.on_free_ports(tmp_path_factory.mktemp("system") / "data")
         if request.param == "postgresql":
             stack.database_url = cleanup.enter_context(fresh_postgres_database())
         cleanup.callback(stack.stop_all)  # before the database is dropped

@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from infra.ports import free_port
 from tests.support.page import CHROMIUM, CHROMIUM_ARGS, PageSystem, start_system
 from tests.support.stack import Stack
 
@@ -41,8 +40,7 @@ def system(stack: Stack) -> PageSystem:
 def shared_page_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageSystem]:
     """One broker, bridge and web app (development mode) for every test of a module that takes
     `page_system`: starting them costs seconds of CPU per test. Stopped after the module."""
-    stack = Stack(tmp_path_factory.mktemp("page-system") / "data", free_port(), free_port(), free_port())
-    stack.data_dir.mkdir()
+    stack = Stack.on_free_ports(tmp_path_factory.mktemp("page-system") / "data")
     try:
         yield replace(start_system(stack), shared=True)
     finally:

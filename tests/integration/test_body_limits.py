@@ -11,6 +11,7 @@ import threading
 
 from tests.support.api import Api
 from tests.support.stack import Stack
+from tests.support.system import start_system
 
 KIB, MIB = 1024, 1024 * 1024
 PIECE = b"x" * (64 * KIB)
@@ -66,11 +67,8 @@ def _complete(received: bytes) -> bool:
 
 
 def test_every_oversized_body_gets_the_contracts_json_413(stack: Stack) -> None:
-    stack.broker()
-    stack.bridge()
-    stack.web()
+    start_system(stack).close()  # broker, bridge and web app up (the test's own connections not needed)
     api = Api(f"http://127.0.0.1:{stack.http_port}", stack.secret)
-    api.wait_ready(30)
     assert api.create_video("v1").status_code == 201
     for chunked in (False, True):
         for size in (20 * KIB, 2 * MIB, 16 * MIB):

@@ -108,8 +108,7 @@ def module_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Broker, bridge and web app for every test of the module, on SQLite only (the module's tests
     are about the client, not the database: `shared_system` would run them twice). The bridge is up,
     its schema in place, before the web app starts: no SQLite start-up race."""
-    stack = Stack(tmp_path_factory.mktemp("client") / "data", free_port(), free_port(), free_port())
-    stack.data_dir.mkdir()
+    stack = Stack.on_free_ports(tmp_path_factory.mktemp("client") / "data")
     try:
         start_system(stack).close()  # the test process's own database connections are not needed
         yield stack

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.ports import free_port
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # the repository
@@ -86,6 +87,12 @@ class Stack:
     secret: str = "test-secret-0123456789abcdef0123456789"
     database_url: str | None = None  # None: SQLite in the data dir
     services: list[Service] = field(default_factory=list)
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path) -> Stack:
+        """A stack whose MQTT, WebSocket and HTTP ports are free loopback ports, its data dir created."""
+        data_dir.mkdir(parents=True)
+        return cls(data_dir, free_port(), free_port(), free_port())
 
     @property
     def effective_database_url(self) -> str:
