@@ -3,9 +3,12 @@ transactions (the embedded default), or PostgreSQL."""
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -139,17 +142,44 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
 
 
 _SCHEMA_LOCK = threading.Lock()  # Alembic's command context is per process, not per thread
+MIGRATION_LOCK_KEY = 0x6C63_6D69  # PostgreSQL advisory lock held while migrating ("lcmi")
+
+
+@contextmanager
+def _migrating_alone(connection: Connection) -> Iterator[None]:
+    """Across processes, one migration of a database at a time (the others wait, then find it at
+    head): a PostgreSQL advisory lock, or an exclusive lock on a file beside the SQLite database."""
+    url = connection.engine.url
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        try:
+            yield
+        finally:
+            connection.rollback()  # nothing half-done stays open under the unlock
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+            connection.commit()
+    elif connection.dialect.name == "sqlite" and url.database and url.database != ":memory:":
+        with open(f"{url.database}.migrate-lock", "a") as lock:  # left in place: removing it would race
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    else:
+        yield
 
 
 def create_schema(engine: Engine) -> None:
     """Bring the database to the current schema (Alembic migrations; safe to run from several
-    processes, and from several threads of one: `up` runs the bridge and the web app together)."""
+    processes at once, as the bridge and the web app do at start-up, and from several threads of
+    one: `up` runs the bridge and the web app together)."""
     with _SCHEMA_LOCK, engine.connect() as connection:
         postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            connection.exec_driver_sql("SET statement_timeout = 0")  # a migration may take long
-        command.upgrade(alembic_config(connection), "head")
-        connection.commit()
+        if postgres:  # a migration, or the wait for another process's, may take long
+            connection.exec_driver_sql("SET statement_timeout = 0")
+        with _migrating_alone(connection):
+            command.upgrade(alembic_config(connection), "head")
+            connection.commit()
         if postgres:
             connection.exec_driver_sql("RESET statement_timeout")  # back to the pool with its bound
             connection.commit()

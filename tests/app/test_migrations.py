@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -68,3 +72,48 @@ def test_video_time_migration_on_a_database_that_holds_comments(database_url: st
             assert diff == [], diff
     finally:
         engine.dispose()
+
+
+
+def _migrate_at(url: str, start: Any) -> None:
+    engine = make_engine(url)  # ready before the barrier, so that the migrations overlap
+    start.wait(30)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def _migrate_together(url: str, processes: int = 4) -> list[int | None]:
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(processes)
+    procs = [ctx.Process(target=_migrate_at, args=(url, start)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+    return [proc.exitcode for proc in procs]
+
+
+def _matches_the_models(url: str) -> bool:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_processes_migrating_a_fresh_sqlite_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """The bridge and the web app started together each migrate at start-up (found in the browser
+    tests: the web app exited on `table bridge_leases already exists`). Five fresh databases: the
+    race, without the lock, lost about one round in five here."""
+    for round_ in range(5):
+        url = f"sqlite:///{tmp_path / f'round-{round_}.sqlite3'}"
+        assert _migrate_together(url) == [0, 0, 0, 0], round_
+        assert _matches_the_models(url)
+
+
+def test_processes_migrating_a_fresh_postgresql_database_at_once_all_succeed(postgres_url: str) -> None:
+    assert _migrate_together(postgres_url) == [0, 0, 0, 0]
+    assert _matches_the_models(postgres_url)
